@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* /proc/cmdline -> struct config, with the kernel's quoting rules; a later
+ * key overrides an earlier one. No allocation: every field is bounded. */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cocoinit/serial.h"
+
+#define CONFIG_PATH_MAX 256
+#define CONFIG_MAX_LISTENERS 16
+#define CONFIG_LISTENER_NAME_MAX 64
+#define CONFIG_MAX_MODULES 32
+#define CONFIG_MODULE_NAME_MAX 64
+#define CONFIG_MAX_MOUNTS 8
+#define CONFIG_DEFAULT_PASSFD_PORT 1027
+#define CONFIG_DEFAULT_AGENT "/usr/bin/kata-agent"
+#define CONFIG_DEFAULT_INITDATA_DIR "/run/confidential-containers/initdata"
+#define CONFIG_DEFAULT_SERIAL "initdata"
+
+enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
+enum agent_mode { AGENT_EXEC, AGENT_SUPERVISE };
+enum on_error { ON_ERROR_POWEROFF, ON_ERROR_REBOOT, ON_ERROR_SHELL, ON_ERROR_CONTINUE };
+
+struct listener_spec {
+	uint32_t port;
+	char name[CONFIG_LISTENER_NAME_MAX];
+};
+
+struct mount_spec {
+	char type[32];
+	char source[CONFIG_PATH_MAX];
+	char target[CONFIG_PATH_MAX];
+	char options[CONFIG_PATH_MAX]; /* as given, may be empty */
+};
+
+struct config {
+	enum initdata_mode initdata;
+	bool initdata_set;
+	char serial[SERIAL_MAX + 1];
+	size_t serial_len;
+	bool serial_set;
+	char hint[64];
+	uint64_t timeout_ms;
+	bool timeout_set;
+	bool scan_magic;
+	char initdata_dir[CONFIG_PATH_MAX];
+	uint64_t max_bytes;
+
+	char modules[CONFIG_MAX_MODULES][CONFIG_MODULE_NAME_MAX];
+	size_t n_modules;
+
+	/* cocoinit.vsock_listen, in command-line order (passfd not included) */
+	struct listener_spec listeners[CONFIG_MAX_LISTENERS];
+	size_t n_listeners;
+	bool passfd;
+	uint32_t passfd_port; /* agent.passfd_listener_port */
+
+	char agent[CONFIG_PATH_MAX];
+	enum agent_mode agent_mode;
+	enum on_error on_error;
+
+	struct mount_spec mounts[CONFIG_MAX_MOUNTS];
+	size_t n_mounts;
+
+	int log_level; /* LOG_LVL_* */
+};
+
+/* Fills cfg with the defaults of CONTRACT section 3. */
+void cmdline_defaults(struct config *cfg);
+
+/* Parses a kernel command line. On a malformed value returns -EINVAL and
+ * writes "<key>: \"<value>\" is not a number" (value escaped) to err.
+ * Unknown cocoinit.* keys are logged as warnings and ignored. After the
+ * last key, derived defaults are applied (initdata=required when a serial
+ * is given, timeout 5000 for required, 0 for auto). */
+int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, size_t errsz);
+
+/* Reads dirfd/proc/cmdline and parses it. */
+int cmdline_read(int rootfd, struct config *cfg, char *err, size_t errsz);
+
+const char *cmdline_initdata_mode_name(enum initdata_mode m);
+const char *cmdline_on_error_name(enum on_error e);

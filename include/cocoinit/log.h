@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Logging: one write per line to /dev/kmsg (PID 1) or stderr (tool mode),
+ * prefixed "cocoinit: ". Every string that came from the host goes through
+ * log_escape() before it is printed. */
+#pragma once
+
+#include <stdarg.h>
+#include <stddef.h>
+
+/* syslog/kmsg levels */
+#define LOG_LVL_CRIT 2
+#define LOG_LVL_ERR 3
+#define LOG_LVL_WARN 4
+#define LOG_LVL_INFO 6
+#define LOG_LVL_DEBUG 7
+
+/* Where lines go. LOG_SINK_KMSG writes "<N>cocoinit: ..." to the fd;
+ * LOG_SINK_PLAIN writes "cocoinit: ..." (stderr, /dev/console). */
+enum log_sink { LOG_SINK_PLAIN, LOG_SINK_KMSG };
+
+void log_set_level(int level);
+int log_get_level(void);
+/* Takes ownership of fd (closed on the next log_set_fd). -1 means stderr. */
+void log_set_fd(int fd, enum log_sink sink);
+/* A second fd that also receives lines at level <= LOG_LVL_WARN (console). */
+void log_set_console_fd(int fd);
+
+void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void log_vmsg(int level, const char *fmt, va_list ap);
+
+#define log_fatal(...) log_msg(LOG_LVL_CRIT, "fatal: " __VA_ARGS__)
+#define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, "warning: " __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+
+/* Escapes len bytes of in: printable ASCII except '\\' is kept, every other
+ * byte becomes \xNN. Always NUL-terminates out (truncating with "..." when
+ * out is too small). Returns out. */
+char *log_escape(char *out, size_t outsz, const void *in, size_t len);
+
+/* Size of a buffer that holds log_escape() of n bytes without truncation. */
+#define LOG_ESCAPED_SIZE(n) ((n) * 4 + 1)

@@ -1,0 +1,26 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Early mounts (CONTRACT section 2 table) and the cocoinit.mount= shares.
+ * A mount that already exists with the right type is left alone. */
+#pragma once
+
+#include <stdbool.h>
+
+#include "cocoinit/cmdline.h"
+
+/* Whether target is a mount point of fstype per rootfd/proc/self/mountinfo
+ * (or proc/mounts). 1 yes, 0 no, -errno. */
+int mounts_is_mounted(int rootfd, const char *target, const char *fstype);
+
+/* Mounts the early filesystems. Failures of required ones are returned
+ * (-errno) with what failed in err; cgroup2 missing is only a warning. */
+int mounts_early(int rootfd, char *err, size_t errsz);
+
+/* Parses the OPTIONS part of cocoinit.mount into MS_* flags and the data
+ * string, adding MS_NOSUID|MS_NODEV unless "suid"/"dev" are given. */
+int mounts_parse_options(const char *options, unsigned long *ret_flags, char *data, size_t datasz);
+
+/* Performs one cocoinit.mount= entry (creating the target directory). */
+int mounts_share(const struct mount_spec *m, char *err, size_t errsz);
+
+/* Attaches fds 0-2 to /dev/console. */
+int mounts_console(void);

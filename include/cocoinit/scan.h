@@ -1,0 +1,12 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The legacy content scan (opt-in, cocoinit.initdata_scan=magic): what the
+ * Kata agent does today, reading 8 bytes of every dev/vd* and dev/sd* whole
+ * disk. An unreadable disk is skipped with a debug line, never fatal. */
+#pragma once
+
+#include <stddef.h>
+
+/* Fills matches[] with the names ("vdb") of disks that start with the magic
+ * "initdata". *ret_n counts all matches (may exceed max); *ret_examined the
+ * disks read. Returns 0 or -errno when rootfd/dev can't be listed. */
+int scan_magic(int rootfd, char (*matches)[64], size_t max, size_t *ret_n, unsigned *ret_examined);

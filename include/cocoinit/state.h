@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* /run/cocoinit/state.json (version 1): what cocoinit found and did. Strings
+ * are JSON-escaped because serials and paths are host input. */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cocoinit/cmdline.h"
+#include "cocoinit/vsock.h"
+
+#define STATE_MAX_ERRORS 8
+#define STATE_ERROR_MAX 256
+
+struct state {
+	/* initdata */
+	int found;
+	char device[80];
+	char method[16];
+	char format[32];
+	char dir[CONFIG_PATH_MAX];
+	char serial[SERIAL_MAX + 1];
+	size_t serial_len;
+	unsigned examined;
+	/* timings in microseconds */
+	uint64_t t_mounts, t_modules, t_listen, t_discover, t_consume, t_total, t_boot;
+	char errors[STATE_MAX_ERRORS][STATE_ERROR_MAX];
+	size_t n_errors;
+};
+
+/* Appends s (len bytes) to out as a JSON string with quotes. Returns the
+ * number of bytes written or -ENOSPC. */
+int state_json_string(char *out, size_t outsz, const char *s, size_t len);
+
+void state_add_error(struct state *st, const char *msg);
+
+/* Writes rootfd/run/cocoinit/state.json atomically, mode 0644. */
+int state_write(int rootfd, const struct state *st, const struct config *cfg,
+		const struct vsock_listener *ls, size_t n);

@@ -1,0 +1,41 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Kernel uevents from NETLINK_KOBJECT_UEVENT group 1: the socket, sender
+ * checks (kernel only, uid 0, credentials present) and a by-key parser. */
+#pragma once
+
+#include <stddef.h>
+
+#define UEVENT_BUFFER_SIZE 8192
+
+struct uevent {
+	const char *action;    /* "add", "remove", "change", ... */
+	const char *devpath;   /* "/devices/pci0000:00/.../block/vdb" */
+	const char *subsystem; /* "block" */
+	const char *devname;   /* "vdb" */
+	const char *devtype;   /* "disk" or "partition" */
+};
+
+/* Parses a kernel uevent payload ("add@/devices/...\0KEY=VALUE\0..."). The
+ * pointers in ret point into buf. Returns 0, or -EBADMSG for a message that
+ * is not a kernel uevent or lacks ACTION/DEVPATH/SUBSYSTEM. */
+int uevent_parse(const char *buf, size_t len, struct uevent *ret);
+
+/* Opens and binds a SOCK_CLOEXEC|SOCK_NONBLOCK netlink socket to group 1 with
+ * SO_PASSCRED. Returns the fd or -errno. */
+int uevent_open(void);
+
+/* Receives one message into buf (size >= UEVENT_BUFFER_SIZE recommended) and
+ * parses it. Returns 0, -EAGAIN when nothing is queued, -EBADMSG for a
+ * message that was dropped (truncated, short, wrong sender, no credentials). */
+int uevent_receive(int fd, char *buf, size_t size, struct uevent *ret);
+
+/* True when ev announces a new whole disk ("add"/"change", block, disk). */
+int uevent_is_new_disk(const struct uevent *ev);
+
+#include <stdint.h>
+
+/* Waits on fd until deadline_us (CLOCK_BOOTTIME) for new whole disks; for
+ * each calls check(devname, ctx). Returns the first nonzero value check
+ * returns (>0 found, <0 error), or -ETIMEDOUT at the deadline. Uses poll(),
+ * never sleeps in a loop. */
+int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx);

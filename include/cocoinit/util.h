@@ -1,0 +1,43 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Small shared helpers: cleanup attributes, bounded reads relative to a dir fd. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#define _cleanup_(f) __attribute__((cleanup(f)))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+static inline void closep(int *fd)
+{
+	if (*fd >= 0) {
+		int saved = errno;
+		close(*fd);
+		errno = saved;
+	}
+}
+static inline void freep(void *p)
+{
+	free(*(void **)p);
+}
+#define _cleanup_close_ _cleanup_(closep)
+#define _cleanup_free_ _cleanup_(freep)
+
+/* Reads at most size bytes of dirfd/path (O_RDONLY|O_CLOEXEC|O_NOFOLLOW
+ * unless follow is true) into buf. Returns the number of bytes read or -errno. */
+ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, bool follow);
+
+/* Writes all of buf to fd, retrying on EINTR and short writes. 0 or -errno. */
+int util_write_all(int fd, const void *buf, size_t len);
+
+/* Parses a decimal unsigned integer of the whole string s (no sign, no
+ * spaces, no overflow). 0 or -EINVAL / -ERANGE. */
+int util_parse_u64(const char *s, uint64_t *ret);
+
+/* strlcpy semantics: returns strlen(src); out is always terminated. */
+size_t util_strlcpy(char *out, const char *src, size_t size);

@@ -1,0 +1,131 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Log lines: "cocoinit: <text>", one write() per line so that kmsg records
+ * stay whole. Must not allocate: it runs on every error path, also after fork. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cocoinit/log.h"
+
+#define LOG_LINE_MAX 1024
+
+static int log_level = LOG_LVL_INFO;
+static int log_fd = -1;
+static enum log_sink log_sink = LOG_SINK_PLAIN;
+static int log_console_fd = -1;
+
+void log_set_level(int level)
+{
+	log_level = level;
+}
+
+int log_get_level(void)
+{
+	return log_level;
+}
+
+void log_set_fd(int fd, enum log_sink sink)
+{
+	if (log_fd >= 0 && log_fd != fd)
+		close(log_fd);
+	log_fd = fd;
+	log_sink = sink;
+}
+
+void log_set_console_fd(int fd)
+{
+	if (log_console_fd >= 0 && log_console_fd != fd)
+		close(log_console_fd);
+	log_console_fd = fd;
+}
+
+static void log_write_line(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+void log_vmsg(int level, const char *fmt, va_list ap)
+{
+	char line[LOG_LINE_MAX];
+	int saved = errno;
+	int pre, n;
+
+	if (level > log_level)
+		return;
+
+	pre = snprintf(line, sizeof(line), "<%d>cocoinit: ", level);
+	n = vsnprintf(line + pre, sizeof(line) - (size_t)pre - 1, fmt, ap);
+	if (n < 0)
+		n = 0;
+	if ((size_t)n > sizeof(line) - (size_t)pre - 2)
+		n = (int)(sizeof(line) - (size_t)pre - 2);
+	line[pre + n] = '\n';
+
+	/* The "<N>" prefix is for kmsg only; plain sinks start at "cocoinit:". */
+	const char *plain = strchr(line, '>') + 1;
+	size_t plain_len = (size_t)(line + pre + n + 1 - plain);
+
+	if (log_fd < 0)
+		log_write_line(STDERR_FILENO, plain, plain_len);
+	else if (log_sink == LOG_SINK_KMSG)
+		log_write_line(log_fd, line, (size_t)pre + (size_t)n + 1);
+	else
+		log_write_line(log_fd, plain, plain_len);
+
+	if (log_console_fd >= 0 && level <= LOG_LVL_WARN)
+		log_write_line(log_console_fd, plain, plain_len);
+	errno = saved;
+}
+
+void log_msg(int level, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}
+
+char *log_escape(char *out, size_t outsz, const void *in, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+	size_t o = 0;
+
+	if (outsz == 0)
+		return out;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = p[i];
+		size_t need = (c >= 0x20 && c < 0x7f && c != '\\') ? 1 : 4;
+
+		if (o + need + 1 > outsz) {
+			/* Truncate visibly, never silently. */
+			if (outsz >= 4) {
+				if (o > outsz - 4)
+					o = outsz - 4;
+				memcpy(out + o, "...", 3);
+				o += 3;
+			}
+			break;
+		}
+		if (need == 1) {
+			out[o++] = (char)c;
+		} else {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[c >> 4];
+			out[o++] = hex[c & 15];
+		}
+	}
+	out[o] = '\0';
+	return out;
+}
