@@ -97,7 +97,10 @@ static int tree_build(const char *dir, unsigned n, char *target, size_t target_s
 		unsigned bus = i / 30, slot = i % 30;
 
 		disk_name(i, name, sizeof(name));
-		snprintf(serial, sizeof(serial), last ? TARGET_SERIAL : "disk-%05u", i);
+		if (last)
+			util_strlcpy(serial, TARGET_SERIAL, sizeof(serial));
+		else
+			snprintf(serial, sizeof(serial), "disk-%05u", i);
 		snprintf(path, sizeof(path), "%s/sys/devices/pci0000:00/0000:00:%02x.0/0000:%02x:%02x.0/virtio%u/block/%s",
 			 dir, bus & 0x1f, bus + 1, slot, i, name);
 		if (mkdirs(path) < 0)

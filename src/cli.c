@@ -1,8 +1,396 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder */
+/* Tool mode (cocoinit not PID 1): locate, probe, extract, encode-serial,
+ * with the exit codes of CONTRACT section 6. It never mounts or execs; it
+ * only reads, except for `extract`, which writes DIR/initdata.toml. */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
 #include "cocoinit/cli.h"
+#include "cocoinit/discover.h"
+#include "cocoinit/initdata.h"
+#include "cocoinit/log.h"
+#include "cocoinit/probe.h"
+#include "cocoinit/serial.h"
+#include "cocoinit/state.h"
+#include "cocoinit/uevent.h"
+#include "cocoinit/util.h"
+
+static const char cli_usage[] =
+	"usage: cocoinit locate [--serial S] [--root DIR] [--method auto|hint|by-id|sysfs|magic]\n"
+	"                       [--hint H] [--timeout-ms N] [--json] [--verbose]\n"
+	"       cocoinit probe DEVICE\n"
+	"       cocoinit extract DEVICE DIR [--max-bytes N]\n"
+	"       cocoinit encode-serial SERIAL\n"
+	"       cocoinit --version | --help\n"
+	"\n"
+	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
+	"another error. Under --root DIR, discovery reads DIR/sys/class/block and DIR/dev.\n";
+
+static int cli_usage_error(const char *cmd, const char *what, const char *arg)
+{
+	char esc[LOG_ESCAPED_SIZE(64)];
+
+	log_error("%s: %s%s%s (see cocoinit --help)", cmd, what, arg ? " " : "",
+		  arg ? log_escape(esc, sizeof(esc), arg, strlen(arg)) : "");
+	return CLI_EXIT_USAGE;
+}
+
+/* Runs getopt_long over a subcommand's own arguments; leading ':' makes a
+ * missing argument distinguishable, opterr = 0 keeps messages ours. */
+static int cli_getopt(int argc, char **argv, const char *shortopts, const struct option *longopts)
+{
+	opterr = 0;
+	return getopt_long(argc, argv, shortopts, longopts, NULL);
+}
+
+static int cli_bad_option(const char *cmd, int c, char **argv)
+{
+	if (c == ':')
+		return cli_usage_error(cmd, "missing argument for", argv[optind - 1]);
+	return cli_usage_error(cmd, "unknown option", argv[optind - 1]);
+}
+
+struct cli_json {
+	char buf[4096];
+	size_t len;
+	bool overflow;
+};
+
+static void cli_json_raw(struct cli_json *j, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (j->len + n >= sizeof(j->buf)) {
+		j->overflow = true;
+		return;
+	}
+	memcpy(j->buf + j->len, s, n + 1);
+	j->len += n;
+}
+
+static void cli_json_str(struct cli_json *j, const char *s, size_t n)
+{
+	int r = state_json_string(j->buf + j->len, sizeof(j->buf) - j->len, s, n);
+
+	if (r < 0)
+		j->overflow = true;
+	else
+		j->len += (size_t)r;
+}
+
+static void cli_locate_json(int r, const char *serial, size_t serial_len, const struct discover_result *res)
+{
+	struct cli_json j = { .len = 0 };
+	char num[64];
+
+	cli_json_raw(&j, "{\"device\":");
+	if (r == 0)
+		cli_json_str(&j, res->devnode, strlen(res->devnode));
+	else
+		cli_json_raw(&j, "null");
+	cli_json_raw(&j, ",\"method\":");
+	if (r == 0 || r == -ENOTUNIQ) {
+		const char *m = discover_method_name(res->method);
+		cli_json_str(&j, m, strlen(m));
+	} else {
+		cli_json_raw(&j, "null");
+	}
+	cli_json_raw(&j, ",\"serial\":");
+	cli_json_str(&j, serial, serial_len);
+	if (r == -ENOTUNIQ) {
+		cli_json_raw(&j, ",\"ambiguous\":[");
+		for (unsigned i = 0; i < res->n_matches; i++) {
+			char dev[DISCOVER_NAME_MAX + 8];
+			int n = snprintf(dev, sizeof(dev), "/dev/%s", res->matches[i]);
+			if (i)
+				cli_json_raw(&j, ",");
+			cli_json_str(&j, dev, (size_t)n);
+		}
+		cli_json_raw(&j, "]");
+	}
+	snprintf(num, sizeof(num), ",\"examined\":%u,\"elapsed_us\":%" PRIu64 "}\n", res->examined,
+		 res->elapsed_us);
+	cli_json_raw(&j, num);
+	if (j.overflow) {
+		log_error("locate: JSON output too long");
+		return;
+	}
+	fputs(j.buf, stdout);
+}
+
+static int cli_parse_method(const char *s, unsigned *ret)
+{
+	static const struct {
+		const char *name;
+		unsigned methods;
+	} map[] = {
+		{ "auto", DISCOVER_AUTO },   { "hint", DISCOVER_HINT },   { "by-id", DISCOVER_BYID },
+		{ "sysfs", DISCOVER_SYSFS }, { "magic", DISCOVER_MAGIC },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(map); i++) {
+		if (strcmp(s, map[i].name) == 0) {
+			*ret = map[i].methods;
+			return 0;
+		}
+	}
+	return -EINVAL;
+}
+
+static int cli_locate(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "serial", required_argument, NULL, 's' }, { "root", required_argument, NULL, 'r' },
+		{ "method", required_argument, NULL, 'm' }, { "hint", required_argument, NULL, 'H' },
+		{ "timeout-ms", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },
+		{ "verbose", no_argument, NULL, 'v' },      { "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	struct discover_opts dopts = { .serial = "initdata", .methods = DISCOVER_AUTO, .uevent_fd = -1 };
+	struct discover_result res;
+	const char *root = "/";
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	_cleanup_close_ int rootfd = -1, ufd = -1;
+	bool json = false;
+	int c, r;
+
+	while ((c = cli_getopt(argc, argv, ":s:r:m:H:t:jvh", opts)) != -1) {
+		switch (c) {
+		case 's':
+			dopts.serial = optarg;
+			break;
+		case 'r':
+			root = optarg;
+			break;
+		case 'm':
+			if (cli_parse_method(optarg, &dopts.methods) < 0)
+				return cli_usage_error("locate", "unknown method", optarg);
+			break;
+		case 'H':
+			dopts.hint = optarg;
+			break;
+		case 't':
+			if (util_parse_u64(optarg, &dopts.timeout_ms) < 0 || dopts.timeout_ms > UINT32_MAX)
+				return cli_usage_error("locate", "bad --timeout-ms", optarg);
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'v':
+			log_set_level(LOG_LVL_DEBUG);
+			break;
+		case 'h':
+			fputs(cli_usage, stdout);
+			return CLI_EXIT_OK;
+		default:
+			return cli_bad_option("locate", c, argv);
+		}
+	}
+	if (optind < argc)
+		return cli_usage_error("locate", "unexpected argument", argv[optind]);
+	dopts.serial_len = strlen(dopts.serial);
+	if (dopts.serial_len == 0 || dopts.serial_len > SERIAL_MAX)
+		return cli_usage_error("locate", "--serial must be 1 to 255 bytes", NULL);
+	if (dopts.methods == DISCOVER_HINT && !dopts.hint)
+		return cli_usage_error("locate", "--method hint needs --hint", NULL);
+
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0) {
+		log_error("locate: can't open root %s: %s", log_escape(esc, sizeof(esc), root, strlen(root)),
+			  strerror(errno));
+		return CLI_EXIT_ERROR;
+	}
+	/* Bound before the scan, so a disk added during it is not missed. */
+	if ((dopts.methods & DISCOVER_UEVENT) && dopts.timeout_ms > 0) {
+		ufd = uevent_open();
+		if (ufd < 0) {
+			log_error("locate: can't listen for uevents: %s", strerror(-ufd));
+			return CLI_EXIT_ERROR;
+		}
+		dopts.uevent_fd = ufd;
+	}
+
+	r = discover_run(rootfd, &dopts, &res);
+	log_escape(esc, sizeof(esc), dopts.serial, dopts.serial_len);
+	if (json)
+		cli_locate_json(r, dopts.serial, dopts.serial_len, &res);
+	if (r == 0) {
+		if (!json)
+			printf("%s\n", res.devnode);
+		log_debug("initdata: found %s via %s serial=%s in %" PRIu64 "us", res.devnode,
+			  discover_method_name(res.method), esc, res.elapsed_us);
+		return CLI_EXIT_OK;
+	}
+	if (r == -ENOENT) {
+		log_info("initdata: not found serial=%s", esc);
+		return CLI_EXIT_NOTFOUND;
+	}
+	if (r == -ENOTUNIQ) {
+		char list[DISCOVER_AMBIGUOUS_MAX * (DISCOVER_NAME_MAX + 6)] = "";
+		size_t o = 0;
+		for (unsigned i = 0; i < res.n_matches; i++)
+			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s/dev/%s", i ? "," : "",
+					      res.matches[i]);
+		log_error("initdata: ambiguous serial=%s devices=%s", esc, list);
+		return CLI_EXIT_AMBIGUOUS;
+	}
+	log_error("locate: %s", strerror(-r));
+	return CLI_EXIT_ERROR;
+}
+
+static int cli_no_options(const char *cmd, int argc, char **argv, int nargs)
+{
+	static const struct option opts[] = { { 0 } };
+	int c;
+
+	while ((c = cli_getopt(argc, argv, ":", opts)) != -1)
+		return cli_bad_option(cmd, c, argv);
+	if (argc - optind != nargs)
+		return cli_usage_error(cmd, nargs == 1 ? "needs exactly one argument" : "wrong arguments", NULL);
+	return 0;
+}
+
+static int cli_probe(int argc, char **argv)
+{
+	char type[PROBE_TYPE_MAX];
+	char esc[LOG_ESCAPED_SIZE(256)];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	r = cli_no_options("probe", argc, argv, 1);
+	if (r)
+		return r;
+	const char *dev = argv[optind];
+	log_escape(esc, sizeof(esc), dev, strlen(dev));
+	fd = open(dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_error("probe: can't open %s: %s", esc, strerror(errno));
+		return CLI_EXIT_ERROR;
+	}
+	r = probe_fd(fd, type, sizeof(type));
+	if (r == -ENOENT) {
+		log_error("probe: %s: nothing recognised", esc);
+		return CLI_EXIT_NOTFOUND;
+	}
+	if (r < 0) {
+		log_error("probe: %s: %s", esc, strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	printf("%s\n", type);
+	return CLI_EXIT_OK;
+}
+
+static int cli_extract(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "max-bytes", required_argument, NULL, 'm' },
+		{ 0 },
+	};
+	uint64_t max_bytes = INITDATA_DEFAULT_MAX_BYTES;
+	char esc[LOG_ESCAPED_SIZE(256)], desc[LOG_ESCAPED_SIZE(256)];
+	char err[256] = "";
+	_cleanup_close_ int devfd = -1, dirfd = -1;
+	size_t size;
+	int c, r;
+
+	while ((c = cli_getopt(argc, argv, ":m:", opts)) != -1) {
+		if (c != 'm')
+			return cli_bad_option("extract", c, argv);
+		if (util_parse_u64(optarg, &max_bytes) < 0 || max_bytes == 0)
+			return cli_usage_error("extract", "bad --max-bytes", optarg);
+	}
+	if (argc - optind != 2)
+		return cli_usage_error("extract", "needs DEVICE and DIR", NULL);
+	const char *dev = argv[optind], *dir = argv[optind + 1];
+	log_escape(esc, sizeof(esc), dev, strlen(dev));
+	log_escape(desc, sizeof(desc), dir, strlen(dir));
+	devfd = open(dev, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (devfd < 0) {
+		log_error("extract: can't open %s: %s", esc, strerror(errno));
+		return CLI_EXIT_ERROR;
+	}
+	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		log_error("extract: can't open directory %s: %s", desc, strerror(errno));
+		return CLI_EXIT_ERROR;
+	}
+	r = initdata_extract_fd(devfd, dirfd, max_bytes, &size, err, sizeof(err));
+	if (r < 0) {
+		log_error("extract: %s: %s", esc, err[0] ? err : strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	printf("%s/%s\n", dir, INITDATA_FILE);
+	return CLI_EXIT_OK;
+}
+
+static int cli_encode_serial(int argc, char **argv)
+{
+	char out[SERIAL_BYID_MAX];
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	int r;
+
+	r = cli_no_options("encode-serial", argc, argv, 1);
+	if (r)
+		return r;
+	const char *s = argv[optind];
+	size_t len = strlen(s);
+	if (len > SERIAL_MAX)
+		return cli_usage_error("encode-serial", "serial longer than 255 bytes", NULL);
+	log_escape(esc, sizeof(esc), s, len);
+	r = serial_encode_byid(s, len, out, sizeof(out));
+	if (r == -ENOENT) {
+		log_error("encode-serial: serial=\"%s\" is empty or all whitespace: udev makes no by-id link", esc);
+		return CLI_EXIT_NOTFOUND;
+	}
+	if (r == -EINVAL) {
+		log_error("encode-serial: serial=\"%s\" has a \"..\" path component: udev refuses the link", esc);
+		return CLI_EXIT_NOTFOUND;
+	}
+	if (r < 0) {
+		log_error("encode-serial: %s", strerror(-r));
+		return CLI_EXIT_ERROR;
+	}
+	printf("%s\n", out);
+	return CLI_EXIT_OK;
+}
+
 int cli_main(int argc, char **argv)
 {
-	(void)argc; (void)argv;
-	return CLI_EXIT_USAGE;
+	static const struct {
+		const char *name;
+		int (*run)(int argc, char **argv);
+	} cmds[] = {
+		{ "locate", cli_locate },
+		{ "probe", cli_probe },
+		{ "extract", cli_extract },
+		{ "encode-serial", cli_encode_serial },
+	};
+
+	if (argc < 2) {
+		fputs(cli_usage, stderr);
+		return CLI_EXIT_USAGE;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(cli_usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("cocoinit %s\n", COCOINIT_VERSION);
+		return CLI_EXIT_OK;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(cmds); i++) {
+		if (strcmp(argv[1], cmds[i].name) == 0) {
+			optind = 1;
+			int r = cmds[i].run(argc - 1, argv + 1);
+			fflush(stdout);
+			return r;
+		}
+	}
+	return cli_usage_error("cocoinit", "unknown command", argv[1]);
 }

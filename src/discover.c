@@ -1,2 +1,605 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder: being written */
+/* Finding the initdata disk by serial below a root directory fd: the hint,
+ * the by-id link, a scan of sys/class/block, then uevents, then (only when
+ * asked) the content scan. It reads serials, never device contents, and it
+ * never picks one of two matching disks. Policy (what is fatal) is the caller's. */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "cocoinit/discover.h"
+#include "cocoinit/log.h"
+#include "cocoinit/scan.h"
+#include "cocoinit/timing.h"
+#include "cocoinit/uevent.h"
+#include "cocoinit/util.h"
+
+#define DISCOVER_SYSFS_DIR "sys/class/block"
+#define DISCOVER_BYID_DIR "dev/disk/by-id"
+
+const char *discover_method_name(enum discover_method m)
+{
+	switch (m) {
+	case DISCOVER_HINT:
+		return "hint";
+	case DISCOVER_BYID:
+		return "by-id";
+	case DISCOVER_SYSFS:
+		return "sysfs";
+	case DISCOVER_UEVENT:
+		return "uevent";
+	case DISCOVER_MAGIC:
+		return "magic";
+	}
+	return "unknown";
+}
+
+/* A name that can stand for one entry of sys/class/block and of dev/. */
+static int discover_name_valid(const char *name)
+{
+	size_t n = strnlen(name, DISCOVER_NAME_MAX);
+
+	return n > 0 && n < DISCOVER_NAME_MAX && !strchr(name, '/') && strcmp(name, ".") != 0 &&
+	       strcmp(name, "..") != 0;
+}
+
+static void discover_found(struct discover_result *result, const char *name, enum discover_method m,
+			   enum serial_kind kind)
+{
+	util_strlcpy(result->name, name, sizeof(result->name));
+	snprintf(result->devnode, sizeof(result->devnode), "/dev/%s", name);
+	result->method = m;
+	result->kind = kind;
+}
+
+static int discover_name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* Fills result->matches with up to DISCOVER_AMBIGUOUS_MAX names, sorted so
+ * that the report does not depend on readdir order. */
+static void discover_ambiguous(struct discover_result *result, char (*names)[DISCOVER_NAME_MAX],
+			       size_t n, enum discover_method m)
+{
+	if (n > DISCOVER_AMBIGUOUS_MAX)
+		n = DISCOVER_AMBIGUOUS_MAX;
+	for (size_t i = 0; i < n; i++)
+		util_strlcpy(result->matches[i], names[i], DISCOVER_NAME_MAX);
+	qsort(result->matches, n, DISCOVER_NAME_MAX, discover_name_cmp);
+	result->n_matches = (unsigned)n;
+	result->method = m;
+}
+
+static int discover_open_sysfs(int rootfd)
+{
+	int fd = openat(rootfd, DISCOVER_SYSFS_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	return fd < 0 ? -errno : fd;
+}
+
+static int discover_is_partition(int sysfd, const char *name)
+{
+	char path[DISCOVER_NAME_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/partition", name);
+	return fstatat(sysfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* discover_check_disk() against an open sys/class/block. */
+static int discover_check_at(int sysfd, const char *name, const struct discover_opts *opts,
+			     struct discover_result *result, enum serial_kind *ret_kind)
+{
+	char got[SERIAL_MAX + 1];
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	enum serial_kind kind;
+	size_t len;
+	int r;
+
+	if (!discover_name_valid(name))
+		return -EINVAL;
+	if (discover_is_partition(sysfd, name))
+		return 0;
+	if (result)
+		result->examined++;
+	r = serial_read(sysfd, name, got, &len, &kind);
+	if (r < 0)
+		return r;
+	if (!serial_matches(opts->serial, opts->serial_len, got, len, kind)) {
+		log_debug("initdata: %s has serial=%s", name, log_escape(esc, sizeof(esc), got, len));
+		return 0;
+	}
+	*ret_kind = kind;
+	return 1;
+}
+
+int discover_check_disk(int rootfd, const char *name, const struct discover_opts *opts,
+			enum serial_kind *ret_kind)
+{
+	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
+
+	if (sysfd < 0)
+		return sysfd;
+	return discover_check_at(sysfd, name, opts, NULL, ret_kind);
+}
+
+/* "dddd:bb:dd.f", as in sys/bus/pci/devices. */
+static int discover_is_pci_address(const char *s)
+{
+	static const char form[] = "xxxx:xx:xx.x";
+
+	if (strlen(s) != sizeof(form) - 1)
+		return 0;
+	for (size_t i = 0; form[i]; i++) {
+		if (form[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != form[i])
+			return 0;
+	}
+	return 1;
+}
+
+/* Whether the class link of disk `name` resolves below the PCI device `pci`:
+ * its target ("../../devices/pci0000:00/0000:00:05.0/virtio2/block/vdb")
+ * has the address as one of its components. */
+static int discover_under_pci(int sysfd, const char *name, const char *pci)
+{
+	char target[4096];
+	ssize_t n = readlinkat(sysfd, name, target, sizeof(target) - 1);
+	size_t plen = strlen(pci);
+
+	if (n < 0)
+		return 0;
+	target[n] = '\0';
+	for (const char *p = target; (p = strstr(p, pci)); p += plen) {
+		if ((p == target || p[-1] == '/') && (p[plen] == '/' || p[plen] == '\0'))
+			return 1;
+	}
+	return 0;
+}
+
+static void discover_warn_hint(const char *hint, const char *why)
+{
+	char esc[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
+
+	log_warn("initdata: hint %s: %s; looking further",
+		 log_escape(esc, sizeof(esc), hint, strnlen(hint, DISCOVER_NAME_MAX)), why);
+}
+
+static int discover_hint_pci(int sysfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
+	enum serial_kind kind = SERIAL_KIND_VIRTIO, k;
+	size_t n = 0, under = 0;
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !discover_under_pci(sysfd, de->d_name, opts->hint))
+			continue;
+		under++;
+		if (discover_check_at(sysfd, de->d_name, opts, result, &k) == 1) {
+			if (n < DISCOVER_AMBIGUOUS_MAX)
+				util_strlcpy(names[n], de->d_name, DISCOVER_NAME_MAX);
+			n++;
+			kind = k;
+		}
+	}
+	closedir(d);
+	if (n == 1) {
+		discover_found(result, names[0], DISCOVER_HINT, kind);
+		return 0;
+	}
+	if (n > 1) {
+		discover_ambiguous(result, names, n, DISCOVER_HINT);
+		return -ENOTUNIQ;
+	}
+	discover_warn_hint(opts->hint, under ? "no disk of that PCI device has the serial"
+					     : "no disk below that PCI device");
+	return -ENOENT;
+}
+
+static int discover_step_hint(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	_cleanup_close_ int sysfd = -1;
+	enum serial_kind kind;
+	char why[96];
+	int r;
+
+	if (!opts->hint || !*opts->hint)
+		return -ENOENT;
+	sysfd = discover_open_sysfs(rootfd);
+	if (sysfd < 0)
+		return sysfd;
+	if (discover_is_pci_address(opts->hint))
+		return discover_hint_pci(sysfd, opts, result);
+	if (!discover_name_valid(opts->hint)) {
+		discover_warn_hint(opts->hint, "not a block device name or PCI address");
+		return -ENOENT;
+	}
+	r = discover_check_at(sysfd, opts->hint, opts, result, &kind);
+	if (r == 1) {
+		discover_found(result, opts->hint, DISCOVER_HINT, kind);
+		return 0;
+	}
+	if (r == 0) {
+		discover_warn_hint(opts->hint, discover_is_partition(sysfd, opts->hint)
+						       ? "a partition, not a whole disk"
+						       : "its serial is another one");
+	} else {
+		snprintf(why, sizeof(why), "serial unreadable (%s)", strerror(-r));
+		discover_warn_hint(opts->hint, r == -ENOENT ? "no such disk or no serial" : why);
+	}
+	return -ENOENT;
+}
+
+/* The sysfs name of the disk a by-id link points at: for a device node its
+ * sys/dev/block/MAJ:MIN entry, else (a file standing in under --root) the
+ * last component of the link target. */
+static int discover_link_name(int rootfd, int byidfd, const char *link, char *out)
+{
+	char target[4096];
+	struct stat st;
+	ssize_t n;
+
+	n = readlinkat(byidfd, link, target, sizeof(target) - 1);
+	if (n < 0)
+		return -errno;
+	target[n] = '\0';
+	if (fstatat(byidfd, link, &st, 0) < 0)
+		return -errno; /* dangling (ENOENT) or looping (ELOOP) */
+	if (S_ISBLK(st.st_mode)) {
+		char dev[48];
+		snprintf(dev, sizeof(dev), "sys/dev/block/%u:%u", major(st.st_rdev), minor(st.st_rdev));
+		n = readlinkat(rootfd, dev, target, sizeof(target) - 1);
+		if (n >= 0)
+			target[n] = '\0';
+	} else if (!S_ISREG(st.st_mode)) {
+		return -ENOTBLK;
+	}
+	const char *base = strrchr(target, '/');
+	base = base ? base + 1 : target;
+	if (!discover_name_valid(base))
+		return -EINVAL;
+	util_strlcpy(out, base, DISCOVER_NAME_MAX);
+	return 0;
+}
+
+static int discover_step_id(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	char link[SERIAL_BYID_MAX];
+	char esc[LOG_ESCAPED_SIZE(SERIAL_BYID_MAX)];
+	char name[DISCOVER_NAME_MAX];
+	_cleanup_close_ int byidfd = -1, sysfd = -1;
+	size_t len = opts->serial_len;
+	enum serial_kind kind;
+	int r;
+
+	/* udev names the link after what the device reports: 20 bytes at most. */
+	if (len > SERIAL_VIRTIO_MAX)
+		len = SERIAL_VIRTIO_MAX;
+	r = serial_encode_byid(opts->serial, len, link, sizeof(link));
+	if (r < 0) {
+		log_debug("initdata: by-id: serial has no udev link (%s)", strerror(-r));
+		return -ENOENT;
+	}
+	byidfd = openat(rootfd, DISCOVER_BYID_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (byidfd < 0) {
+		log_debug("initdata: by-id: %s: %s", DISCOVER_BYID_DIR, strerror(errno));
+		return -ENOENT;
+	}
+	log_escape(esc, sizeof(esc), link, (size_t)r);
+	r = discover_link_name(rootfd, byidfd, link, name);
+	if (r < 0) {
+		log_debug("initdata: by-id: %s skipped: %s", esc, strerror(-r));
+		return -ENOENT;
+	}
+	sysfd = discover_open_sysfs(rootfd);
+	if (sysfd < 0)
+		return sysfd;
+	/* Distinct serials share a by-id name, and anything root can write:
+	 * the target counts only when its own serial is the one asked for. */
+	r = discover_check_at(sysfd, name, opts, result, &kind);
+	if (r == 1) {
+		discover_found(result, name, DISCOVER_BYID, kind);
+		return 0;
+	}
+	if (r == 0)
+		log_warn("initdata: by-id: %s points at %s, whose serial differs; ignored", esc, name);
+	else
+		log_warn("initdata: by-id: %s points at %s, whose serial can't be read (%s); ignored", esc,
+			 name, strerror(-r));
+	return -ENOENT;
+}
+
+static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
+	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
+	_cleanup_close_ int dfd = -1;
+	enum serial_kind kind = SERIAL_KIND_VIRTIO, k;
+	struct dirent *de;
+	size_t n = 0;
+	DIR *d;
+
+	if (sysfd < 0)
+		return sysfd;
+	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		int r = discover_check_at(sysfd, de->d_name, opts, result, &k);
+		if (r < 0) {
+			/* Disks come and go, loop0 and sr0 have no serial. */
+			log_debug("initdata: sysfs: %s skipped: %s", de->d_name, strerror(-r));
+			continue;
+		}
+		if (r == 1) {
+			if (n < DISCOVER_AMBIGUOUS_MAX)
+				util_strlcpy(names[n], de->d_name, DISCOVER_NAME_MAX);
+			n++;
+			kind = k;
+		}
+	}
+	closedir(d);
+	if (n == 1) {
+		discover_found(result, names[0], DISCOVER_SYSFS, kind);
+		return 0;
+	}
+	if (n > 1) {
+		if (n > DISCOVER_AMBIGUOUS_MAX)
+			log_warn("initdata: %zu disks have the serial; naming %d", n, DISCOVER_AMBIGUOUS_MAX);
+		discover_ambiguous(result, names, n, DISCOVER_SYSFS);
+		return -ENOTUNIQ;
+	}
+	return -ENOENT;
+}
+
+struct discover_uevent_ctx {
+	const struct discover_opts *opts;
+	struct discover_result *result;
+	int sysfd;
+};
+
+static int discover_uevent_check(const char *devname, void *userdata)
+{
+	struct discover_uevent_ctx *ctx = userdata;
+	enum serial_kind kind;
+	int r;
+
+	r = discover_check_at(ctx->sysfd, devname, ctx->opts, ctx->result, &kind);
+	/* Before about 4.20 `serial` could appear just after the add event. */
+	if (r == -ENOENT)
+		r = discover_check_at(ctx->sysfd, devname, ctx->opts, NULL, &kind);
+	if (r < 0) {
+		log_debug("initdata: uevent: %s skipped: %s", devname, strerror(-r));
+		return 0;
+	}
+	if (r == 1)
+		discover_found(ctx->result, devname, DISCOVER_UEVENT, kind);
+	return r;
+}
+
+static int discover_step_uevent(int rootfd, const struct discover_opts *opts, uint64_t deadline_us,
+				struct discover_result *result)
+{
+	_cleanup_close_ int sysfd = -1;
+	struct discover_uevent_ctx ctx = { .opts = opts, .result = result };
+	int r;
+
+	if (opts->uevent_fd < 0)
+		return -ENOENT;
+	sysfd = discover_open_sysfs(rootfd);
+	if (sysfd < 0)
+		return sysfd;
+	ctx.sysfd = sysfd;
+	r = uevent_wait_disk(opts->uevent_fd, deadline_us, discover_uevent_check, &ctx);
+	if (r > 0)
+		return 0;
+	return r == -ETIMEDOUT ? -ENOENT : r;
+}
+
+static int discover_step_magic(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
+	unsigned examined = 0;
+	size_t n = 0;
+	int r;
+
+	r = scan_magic(rootfd, names, DISCOVER_AMBIGUOUS_MAX, &n, &examined);
+	result->examined += examined;
+	if (r < 0)
+		return r;
+	if (n == 0)
+		return -ENOENT;
+	if (n > 1) {
+		discover_ambiguous(result, names, n, DISCOVER_MAGIC);
+		return -ENOTUNIQ;
+	}
+	if (!discover_name_valid(names[0]))
+		return -EINVAL;
+	/* The kind is unknown: the serial was never read. */
+	discover_found(result, names[0], DISCOVER_MAGIC, SERIAL_KIND_VIRTIO);
+	return 0;
+}
+
+/* Opens (creating when missing) the directory `name` below dirfd, never
+ * following a symlink: a link planted in dev/ must not redirect us. */
+static int discover_mkdir_open(int dirfd, const char *name)
+{
+	if (mkdirat(dirfd, name, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	int fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+int discover_make_byid(int rootfd, const char *serial, size_t len, const char *name)
+{
+	char link[SERIAL_BYID_MAX];
+	char target[SERIAL_BYID_MAX * 2 + DISCOVER_NAME_MAX];
+	_cleanup_close_ int dirfd = -1;
+	struct stat st;
+	char *comp, *slash;
+	size_t t = 0;
+	int r;
+
+	if (!discover_name_valid(name))
+		return -EINVAL;
+	r = serial_encode_byid(serial, len, link, sizeof(link));
+	if (r < 0)
+		return r;
+
+	/* dev/disk/by-id, then one directory per '/' in the encoded serial
+	 * (udev does the same), with the target climbing back out of each. */
+	dirfd = fcntl(rootfd, F_DUPFD_CLOEXEC, 3);
+	if (dirfd < 0)
+		return -errno;
+	memcpy(target, "../../", 6);
+	t = 6;
+	char dirs[] = DISCOVER_BYID_DIR "/";
+	comp = dirs;
+	for (int pass = 0; pass < 2; pass++) {
+		while ((slash = strchr(comp, '/'))) {
+			*slash = '\0';
+			int fd = discover_mkdir_open(dirfd, comp);
+			if (fd < 0)
+				return fd;
+			close(dirfd);
+			dirfd = fd;
+			if (pass == 1) {
+				memcpy(target + t, "../", 3);
+				t += 3;
+			}
+			comp = slash + 1;
+		}
+		if (pass == 0)
+			comp = link;
+	}
+	snprintf(target + t, sizeof(target) - t, "%s", name);
+	if (fstatat(dirfd, comp, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 0; /* udev (or an earlier boot stage) made it */
+	if (symlinkat(target, dirfd, comp) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+/* The single steps start from a clean result, as discover_run() does. */
+static uint64_t discover_begin(struct discover_result *result)
+{
+	memset(result, 0, sizeof(*result));
+	return timing_now_us();
+}
+
+static int discover_end(struct discover_result *result, uint64_t start, int r)
+{
+	result->elapsed_us = timing_now_us() - start;
+	return r;
+}
+
+int discover_by_hint(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	uint64_t start = discover_begin(result);
+
+	return discover_end(result, start, discover_step_hint(rootfd, opts, result));
+}
+
+int discover_by_id(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	uint64_t start = discover_begin(result);
+
+	return discover_end(result, start, discover_step_id(rootfd, opts, result));
+}
+
+int discover_by_sysfs(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	uint64_t start = discover_begin(result);
+
+	return discover_end(result, start, discover_step_sysfs(rootfd, opts, result));
+}
+
+int discover_by_uevent(int rootfd, const struct discover_opts *opts, uint64_t deadline_us,
+		       struct discover_result *result)
+{
+	uint64_t start = discover_begin(result);
+
+	return discover_end(result, start, discover_step_uevent(rootfd, opts, deadline_us, result));
+}
+
+int discover_by_magic(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	uint64_t start = discover_begin(result);
+
+	return discover_end(result, start, discover_step_magic(rootfd, opts, result));
+}
+
+int discover_run(int rootfd, const struct discover_opts *opts, struct discover_result *result)
+{
+	uint64_t start = timing_now_us();
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	int r = -ENOENT;
+
+	memset(result, 0, sizeof(*result));
+	if (!opts->serial || opts->serial_len == 0 || opts->serial_len > SERIAL_MAX) {
+		r = -EINVAL;
+		goto out;
+	}
+	if (opts->serial_len > SERIAL_VIRTIO_MAX && (opts->methods & (DISCOVER_BYID | DISCOVER_SYSFS)))
+		log_warn("initdata: serial=%s is longer than %d bytes; virtio disks are matched on the first %d",
+			 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
+			 SERIAL_VIRTIO_MAX);
+
+	if ((opts->methods & DISCOVER_HINT) && opts->hint && *opts->hint) {
+		r = discover_step_hint(rootfd, opts, result);
+		if (r == 0 || r == -ENOTUNIQ)
+			goto out;
+	}
+	if (opts->methods & DISCOVER_BYID) {
+		r = discover_step_id(rootfd, opts, result);
+		if (r == 0)
+			goto out;
+	}
+	if (opts->methods & DISCOVER_SYSFS) {
+		r = discover_step_sysfs(rootfd, opts, result);
+		if (r != -ENOENT)
+			goto out;
+	}
+	if ((opts->methods & DISCOVER_UEVENT) && opts->timeout_ms > 0 && opts->uevent_fd >= 0) {
+		r = discover_step_uevent(rootfd, opts, start + opts->timeout_ms * 1000, result);
+		if (r != -ENOENT)
+			goto out;
+	}
+	if (opts->methods & DISCOVER_MAGIC)
+		r = discover_step_magic(rootfd, opts, result);
+	else
+		r = -ENOENT;
+out:
+	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
+	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC) {
+		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
+		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
+		if (k < 0 && k != -ENOENT)
+			log_warn("initdata: can't create the by-id link for %s: %s", result->devnode, strerror(-k));
+	}
+	result->elapsed_us = timing_now_us() - start;
+	return r;
+}
+

@@ -14,6 +14,7 @@ static int log_level = LOG_LVL_INFO;
 static int log_fd = -1;
 static enum log_sink log_sink = LOG_SINK_PLAIN;
 static int log_console_fd = -1;
+static int log_console_loglevel = 0; /* 0: the kernel prints nothing from kmsg */
 
 void log_set_level(int level)
 {
@@ -31,6 +32,11 @@ void log_set_fd(int fd, enum log_sink sink)
 		close(log_fd);
 	log_fd = fd;
 	log_sink = sink;
+}
+
+void log_set_console_loglevel(int console_loglevel)
+{
+	log_console_loglevel = console_loglevel;
 }
 
 void log_set_console_fd(int fd)
@@ -81,7 +87,8 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 	else
 		log_write_line(log_fd, plain, plain_len);
 
-	if (log_console_fd >= 0 && level <= LOG_LVL_WARN)
+	if (log_console_fd >= 0 && level <= LOG_LVL_WARN &&
+	    (log_sink != LOG_SINK_KMSG || level >= log_console_loglevel))
 		log_write_line(log_console_fd, plain, plain_len);
 	errno = saved;
 }

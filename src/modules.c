@@ -1,2 +1,386 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder: being written */
+/* Loads kernel modules with finit_module(): lib/modules/<release>/modules.dep
+ * is read once (bounded), each module's hard dependencies are loaded before
+ * it and every module at most once. No libkmod (Debian has no static one),
+ * no soft dependencies, no aliases, no compressed modules. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+
+#include "cocoinit/log.h"
+#include "cocoinit/modules.h"
+#include "cocoinit/sys.h"
+#include "cocoinit/util.h"
+
+#define MODULES_DEP_MAX (16u * 1024 * 1024)
+#define MODULES_BUILTIN_MAX (4u * 1024 * 1024)
+#define MODULES_ENTRIES_MAX 200000
+#define MODULES_DEPS_MAX 256  /* dependencies of one module */
+#define MODULES_DEPTH_MAX 64  /* dependency chain */
+#define MODULES_RELEASE_MAX 65 /* struct utsname.release */
+
+enum { ENTRY_NEW, ENTRY_VISITING, ENTRY_LOADED };
+
+struct modules_entry {
+	char *path;       /* "kernel/drivers/block/virtio_blk.ko", terminated */
+	char *deps;       /* NUL-separated dependency paths, ndeps of them */
+	unsigned ndeps;
+	const char *name; /* the basename without ".ko...": points into path */
+	size_t namelen;
+	int state;
+};
+
+struct modules_ctx {
+	int rootfd;
+	int libfd; /* lib/modules/<release> */
+	char dir[16 + MODULES_RELEASE_MAX]; /* "lib/modules/<release>", for messages */
+	char *buf;
+	struct modules_entry *e;
+	size_t n;
+	char *err;
+	size_t errsz;
+};
+
+static void modules_ctx_free(struct modules_ctx *c)
+{
+	free(c->buf);
+	free(c->e);
+	closep(&c->libfd);
+}
+
+__attribute__((format(printf, 2, 3))) static void modules_err(struct modules_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!c->err || c->errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->err, c->errsz, fmt, ap);
+	va_end(ap);
+}
+
+/* Module names treat '-' and '_' alike (the file nvme-core.ko is nvme_core). */
+static bool modules_name_eq(const char *a, size_t alen, const char *b, size_t blen)
+{
+	if (alen != blen)
+		return false;
+	for (size_t i = 0; i < alen; i++) {
+		char x = a[i] == '-' ? '_' : a[i];
+		char y = b[i] == '-' ? '_' : b[i];
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
+static const char *const modules_suffixes[] = { ".ko", ".ko.xz", ".ko.zst", ".ko.gz" };
+
+static bool modules_ends_with(const char *s, size_t n, const char *suffix)
+{
+	size_t k = strlen(suffix);
+	return n >= k && memcmp(s + n - k, suffix, k) == 0;
+}
+
+/* The module name of a path: its basename without ".ko" (or ".ko.xz", ...). */
+static void modules_path_name(const char *path, const char **ret_name, size_t *ret_len)
+{
+	const char *base = strrchr(path, '/');
+	size_t n;
+
+	base = base ? base + 1 : path;
+	n = strlen(base);
+	for (size_t i = 0; i < ARRAY_SIZE(modules_suffixes); i++)
+		if (modules_ends_with(base, n, modules_suffixes[i])) {
+			n -= strlen(modules_suffixes[i]);
+			break;
+		}
+	*ret_name = base;
+	*ret_len = n;
+}
+
+static ssize_t modules_find(const struct modules_ctx *c, const char *name, size_t len)
+{
+	for (size_t i = 0; i < c->n; i++)
+		if (modules_name_eq(c->e[i].name, c->e[i].namelen, name, len))
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Reads a whole file below dirfd into a malloc'd, NUL-terminated buffer. */
+static int modules_slurp(int dirfd, const char *path, size_t max, char **ret, size_t *ret_len)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	struct stat st;
+	char *buf;
+	size_t got = 0, cap;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max)
+		return -EFBIG;
+	cap = (size_t)st.st_size + 1; /* +1 notices a file that grew */
+	buf = malloc(cap + 1);
+	if (!buf)
+		return -ENOMEM;
+	while (got < cap) {
+		ssize_t r = read(fd, buf + got, cap - got);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			free(buf);
+			return (int)r;
+		}
+		if (r == 0)
+			break;
+		got += (size_t)r;
+	}
+	if (got > (size_t)st.st_size) {
+		free(buf);
+		return -EFBIG;
+	}
+	buf[got] = '\0';
+	*ret = buf;
+	*ret_len = got;
+	return 0;
+}
+
+/* Splits modules.dep ("path: dep dep\n" per line) in place into entries. */
+static int modules_index(struct modules_ctx *c, size_t len)
+{
+	size_t lines = 1;
+
+	for (size_t i = 0; i < len; i++)
+		lines += c->buf[i] == '\n';
+	if (lines > MODULES_ENTRIES_MAX)
+		lines = MODULES_ENTRIES_MAX;
+	c->e = calloc(lines, sizeof(*c->e));
+	if (!c->e)
+		return -ENOMEM;
+
+	char *p = c->buf, *end = c->buf + len;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		char *eol = nl ? nl : end;
+		char *colon = memchr(p, ':', (size_t)(eol - p));
+
+		*eol = '\0';
+		if (colon && colon > p && *p != '#') {
+			struct modules_entry *e;
+
+			if (c->n >= MODULES_ENTRIES_MAX) {
+				modules_err(c, "%s/modules.dep has more than %d entries", c->dir, MODULES_ENTRIES_MAX);
+				return -E2BIG;
+			}
+			e = &c->e[c->n++];
+			*colon = '\0';
+			e->path = p;
+			modules_path_name(p, &e->name, &e->namelen);
+			/* Dependencies become NUL-separated words, in their order. */
+			char *o = colon + 1, *q = colon + 1;
+			e->deps = o;
+			while (q < eol) {
+				while (q < eol && (*q == ' ' || *q == '\t' || *q == '\r'))
+					q++;
+				if (q >= eol)
+					break;
+				while (q < eol && *q != ' ' && *q != '\t' && *q != '\r')
+					*o++ = *q++;
+				*o++ = '\0';
+				e->ndeps++;
+			}
+		}
+		p = eol + 1;
+	}
+	return 0;
+}
+
+static int modules_insmod(struct modules_ctx *c, const struct modules_entry *e)
+{
+	char shown[LOG_ESCAPED_SIZE(128)];
+
+	log_escape(shown, sizeof(shown), e->path, strnlen(e->path, 128));
+	if (!modules_ends_with(e->path, strlen(e->path), ".ko")) {
+		modules_err(c, "module %.*s: %s is compressed or not a .ko file; only uncompressed .ko modules are supported",
+			    (int)e->namelen, e->name, shown);
+		return -ENOTSUP;
+	}
+
+	/* depmod writes paths relative to the release directory, or absolute
+	 * ones for modules outside it. */
+	_cleanup_close_ int fd = e->path[0] == '/' ? openat(c->rootfd, e->path + 1, O_RDONLY | O_CLOEXEC | O_NOCTTY)
+						   : openat(c->libfd, e->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		int r = -errno;
+		modules_err(c, "module %.*s: open %s/%s: %s", (int)e->namelen, e->name, c->dir, shown, strerror(-r));
+		return r;
+	}
+	int r = sys_finit_module(fd, "", 0);
+	if (r == -EEXIST) {
+		log_debug("module %.*s already loaded", (int)e->namelen, e->name);
+		return 0;
+	}
+	if (r < 0) {
+		modules_err(c, "module %.*s (%s): finit_module: %s", (int)e->namelen, e->name, shown, strerror(-r));
+		return r;
+	}
+	log_debug("module %.*s loaded", (int)e->namelen, e->name);
+	return 0;
+}
+
+/* Depth first: every dependency (with its own) before the module. The list
+ * is walked from its end, as modprobe does: depmod writes the dependency
+ * that must load first last. */
+static int modules_load_entry(struct modules_ctx *c, size_t idx, unsigned depth)
+{
+	struct modules_entry *e = &c->e[idx];
+	const char *deps[MODULES_DEPS_MAX];
+	unsigned nd = 0;
+	int r;
+
+	if (e->state == ENTRY_LOADED)
+		return 0;
+	if (e->state == ENTRY_VISITING) {
+		modules_err(c, "module %.*s: dependency loop in %s/modules.dep", (int)e->namelen, e->name, c->dir);
+		return -ELOOP;
+	}
+	if (depth > MODULES_DEPTH_MAX || e->ndeps > MODULES_DEPS_MAX) {
+		modules_err(c, "module %.*s: too many dependencies in %s/modules.dep", (int)e->namelen, e->name,
+			    c->dir);
+		return -ELOOP;
+	}
+	e->state = ENTRY_VISITING;
+	for (const char *d = e->deps; nd < e->ndeps; d += strlen(d) + 1)
+		deps[nd++] = d;
+	while (nd > 0) {
+		const char *name;
+		size_t len;
+		ssize_t j;
+
+		modules_path_name(deps[--nd], &name, &len);
+		j = modules_find(c, name, len);
+		if (j < 0) {
+			modules_err(c, "module %.*s needs %.*s, which is not in %s/modules.dep", (int)e->namelen,
+				    e->name, (int)(len > 64 ? 64 : len), name, c->dir);
+			return -ENOENT;
+		}
+		r = modules_load_entry(c, (size_t)j, depth + 1);
+		if (r < 0)
+			return r;
+	}
+	r = modules_insmod(c, e);
+	if (r < 0)
+		return r;
+	e->state = ENTRY_LOADED;
+	return 0;
+}
+
+/* Whether lib/modules/<release>/modules.builtin names the module: a
+ * built-in driver asked for by name is there already. */
+static bool modules_is_builtin(struct modules_ctx *c, const char *name, size_t len)
+{
+	_cleanup_free_ char *buf = NULL;
+	size_t n;
+
+	if (modules_slurp(c->libfd, "modules.builtin", MODULES_BUILTIN_MAX, &buf, &n) < 0)
+		return false;
+	for (char *p = buf; p < buf + n;) {
+		char *nl = memchr(p, '\n', (size_t)(buf + n - p));
+		const char *mn;
+		size_t ml;
+
+		if (nl)
+			*nl = '\0';
+		modules_path_name(p, &mn, &ml);
+		if (modules_name_eq(mn, ml, name, len))
+			return true;
+		if (!nl)
+			break;
+		p = nl + 1;
+	}
+	return false;
+}
+
+static bool modules_release_ok(const char *r)
+{
+	size_t n = strnlen(r, MODULES_RELEASE_MAX);
+
+	if (n == 0 || n >= MODULES_RELEASE_MAX || strcmp(r, ".") == 0 || strcmp(r, "..") == 0)
+		return false;
+	return strchr(r, '/') == NULL;
+}
+
+int modules_load(int rootfd, const char *release, const char (*names)[64], size_t n, char *err, size_t errsz)
+{
+	struct modules_ctx c = { .rootfd = rootfd, .libfd = -1, .err = err, .errsz = errsz };
+	struct utsname u;
+	size_t len;
+	int r;
+
+	if (n == 0)
+		return 0;
+	if (!release) {
+		if (uname(&u) < 0)
+			return -errno;
+		release = u.release;
+	}
+	if (!modules_release_ok(release)) {
+		modules_err(&c, "kernel release is not a directory name");
+		return -EINVAL;
+	}
+	snprintf(c.dir, sizeof(c.dir), "lib/modules/%s", release);
+
+	c.libfd = openat(rootfd, c.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (c.libfd < 0) {
+		r = -errno;
+		modules_err(&c, "%s: %s", c.dir, strerror(-r));
+		return r;
+	}
+	r = modules_slurp(c.libfd, "modules.dep", MODULES_DEP_MAX, &c.buf, &len);
+	if (r < 0) {
+		if (r == -EFBIG)
+			modules_err(&c, "%s/modules.dep is larger than %u bytes", c.dir, MODULES_DEP_MAX);
+		else
+			modules_err(&c, "%s/modules.dep: %s", c.dir, strerror(-r));
+		goto out;
+	}
+	r = modules_index(&c, len);
+	if (r < 0) {
+		if (r == -ENOMEM)
+			modules_err(&c, "%s/modules.dep: %s", c.dir, strerror(-r));
+		goto out;
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		char shown[LOG_ESCAPED_SIZE(64)];
+		size_t nl = strnlen(names[i], 64);
+		ssize_t j = modules_find(&c, names[i], nl);
+
+		log_escape(shown, sizeof(shown), names[i], nl);
+		if (j < 0) {
+			if (modules_is_builtin(&c, names[i], nl)) {
+				log_debug("module %s is built into the kernel", shown);
+				continue;
+			}
+			modules_err(&c, "module %s not found in %s/modules.dep", shown, c.dir);
+			r = -ENOENT;
+			goto out;
+		}
+		r = modules_load_entry(&c, (size_t)j, 0);
+		if (r < 0)
+			goto out;
+	}
+	r = 0;
+out:
+	modules_ctx_free(&c);
+	return r;
+}

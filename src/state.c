@@ -1,2 +1,293 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder: being written */
+/* /run/cocoinit/state.json: what cocoinit found and did, for the agent and
+ * for people debugging a guest. Every string is JSON-escaped (host bytes are
+ * read as Latin-1, so the output is always valid JSON); the file is written
+ * to a temporary name and renamed so a reader never sees half of it. */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cocoinit/state.h"
+#include "cocoinit/util.h"
+
+#define STATE_DIR "run/cocoinit"
+#define STATE_FILE "state.json"
+#define STATE_TMP "state.json.tmp"
+/* Bounded: errors, listeners and shares are bounded by their arrays, the
+ * mount table is cut at STATE_MOUNTS_MAX entries. */
+#define STATE_BUF_SIZE (128 * 1024)
+#define STATE_MOUNTS_MAX 64
+#define STATE_MOUNTS_READ (32 * 1024)
+
+int state_json_string(char *out, size_t outsz, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	if (outsz < 3)
+		return -ENOSPC;
+	out[o++] = '"';
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\') {
+			if (o + 2 + 2 > outsz)
+				return -ENOSPC;
+			out[o++] = '\\';
+			out[o++] = (char)c;
+		} else if (c < 0x20 || c >= 0x7f) {
+			/* Latin-1 reading of the byte: U+0000..U+00FF, never invalid UTF-8. */
+			if (o + 6 + 2 > outsz)
+				return -ENOSPC;
+			memcpy(out + o, "\\u00", 4);
+			out[o + 4] = hex[c >> 4];
+			out[o + 5] = hex[c & 15];
+			o += 6;
+		} else {
+			if (o + 1 + 2 > outsz)
+				return -ENOSPC;
+			out[o++] = (char)c;
+		}
+	}
+	out[o++] = '"';
+	out[o] = '\0';
+	return (int)o;
+}
+
+void state_add_error(struct state *st, const char *msg)
+{
+	if (st->n_errors >= STATE_MAX_ERRORS) {
+		/* Keep the first errors: they are the causes, later ones follow from them. */
+		return;
+	}
+	util_strlcpy(st->errors[st->n_errors++], msg, STATE_ERROR_MAX);
+}
+
+struct jbuf {
+	char *p;
+	size_t size, len;
+	int err;
+};
+
+static void jb_raw(struct jbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void jb_raw(struct jbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (b->err)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(b->p + b->len, b->size - b->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= b->size - b->len) {
+		b->err = -ENOSPC;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+static void jb_str(struct jbuf *b, const char *s, size_t len)
+{
+	int n;
+
+	if (b->err)
+		return;
+	n = state_json_string(b->p + b->len, b->size - b->len, s, len);
+	if (n < 0) {
+		b->err = n;
+		return;
+	}
+	b->len += (size_t)n;
+}
+
+static void jb_cstr(struct jbuf *b, const char *s)
+{
+	if (s && *s)
+		jb_str(b, s, strlen(s));
+	else
+		jb_raw(b, "null");
+}
+
+/* "0-3,5" -> 5 */
+static unsigned state_count_cpus(int rootfd)
+{
+	char buf[256];
+	ssize_t n = util_read_file_at(rootfd, "sys/devices/system/cpu/online", buf, sizeof(buf) - 1, true);
+	unsigned count = 0;
+	char *p, *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	for (p = buf; *p && *p != '\n';) {
+		unsigned long a = strtoul(p, &end, 10), b2 = a;
+
+		if (end == p)
+			break;
+		if (*end == '-') {
+			p = end + 1;
+			b2 = strtoul(p, &end, 10);
+			if (end == p || b2 < a)
+				break;
+		}
+		count += (unsigned)(b2 - a + 1);
+		p = end;
+		if (*p == ',')
+			p++;
+	}
+	return count;
+}
+
+static uint64_t state_mem_total_kib(int rootfd)
+{
+	char buf[512];
+	ssize_t n = util_read_file_at(rootfd, "proc/meminfo", buf, sizeof(buf) - 1, true);
+	char *p;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	p = strstr(buf, "MemTotal:");
+	if (!p)
+		return 0;
+	return strtoull(p + strlen("MemTotal:"), NULL, 10);
+}
+
+/* The mount table as the kernel reports it: what the agent will find. */
+static void state_mounts(struct jbuf *b, int rootfd)
+{
+	_cleanup_free_ char *buf = malloc(STATE_MOUNTS_READ);
+	ssize_t n;
+	unsigned count = 0;
+	char *line, *save = NULL;
+
+	jb_raw(b, "[");
+	if (!buf)
+		goto out;
+	n = util_read_file_at(rootfd, "proc/self/mounts", buf, STATE_MOUNTS_READ - 1, true);
+	if (n <= 0)
+		goto out;
+	buf[n] = '\0';
+	for (line = strtok_r(buf, "\n", &save); line && count < STATE_MOUNTS_MAX;
+	     line = strtok_r(NULL, "\n", &save)) {
+		char *f[4], *s2 = NULL;
+		int i;
+
+		f[0] = strtok_r(line, " ", &s2);
+		for (i = 1; i < 4 && f[i - 1]; i++)
+			f[i] = strtok_r(NULL, " ", &s2);
+		if (i < 4 || !f[3])
+			continue;
+		jb_raw(b, "%s{\"source\":", count ? "," : "");
+		jb_cstr(b, f[0]);
+		jb_raw(b, ",\"target\":");
+		jb_cstr(b, f[1]);
+		jb_raw(b, ",\"type\":");
+		jb_cstr(b, f[2]);
+		jb_raw(b, ",\"options\":");
+		jb_cstr(b, f[3]);
+		jb_raw(b, "}");
+		count++;
+	}
+out:
+	jb_raw(b, "]");
+}
+
+static const char *state_agent_mode_name(enum agent_mode m)
+{
+	return m == AGENT_SUPERVISE ? "supervise" : "exec";
+}
+
+static int state_render(int rootfd, struct jbuf *b, const struct state *st, const struct config *cfg,
+			const struct vsock_listener *ls, size_t n)
+{
+	jb_raw(b, "{\"version\":1,\"initdata\":{\"mode\":\"%s\",\"found\":%s,\"serial\":",
+	       cmdline_initdata_mode_name(cfg->initdata), st->found ? "true" : "false");
+	jb_str(b, st->serial, st->serial_len);
+	jb_raw(b, ",\"device\":");
+	jb_cstr(b, st->found ? st->device : NULL);
+	jb_raw(b, ",\"method\":");
+	jb_cstr(b, st->found ? st->method : NULL);
+	jb_raw(b, ",\"format\":");
+	jb_cstr(b, st->found ? st->format : NULL);
+	jb_raw(b, ",\"dir\":");
+	jb_cstr(b, st->found && st->format[0] ? st->dir : NULL);
+	jb_raw(b, ",\"examined\":%u},\"listeners\":[", st->examined);
+	for (size_t i = 0; i < n; i++) {
+		/* The fd the agent receives, not the one cocoinit created. */
+		jb_raw(b, "%s{\"fd\":%zu,\"port\":%u,\"name\":", i ? "," : "", 3 + i, ls[i].port);
+		jb_cstr(b, ls[i].name);
+		jb_raw(b, "}");
+	}
+	jb_raw(b, "],\"agent\":{\"path\":");
+	jb_cstr(b, cfg->agent);
+	jb_raw(b, ",\"mode\":\"%s\",\"on_error\":\"%s\"},\"mounts\":", state_agent_mode_name(cfg->agent_mode),
+	       cmdline_on_error_name(cfg->on_error));
+	state_mounts(b, rootfd);
+	jb_raw(b, ",\"resources\":{\"cpus_online\":%u,\"mem_total_kib\":%" PRIu64 "}", state_count_cpus(rootfd),
+	       state_mem_total_kib(rootfd));
+	jb_raw(b,
+	       ",\"timing_us\":{\"mounts\":%" PRIu64 ",\"modules\":%" PRIu64 ",\"listen\":%" PRIu64
+	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64 "}",
+	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_total, st->t_boot);
+	jb_raw(b, ",\"errors\":[");
+	for (size_t i = 0; i < st->n_errors && i < STATE_MAX_ERRORS; i++) {
+		if (i)
+			jb_raw(b, ",");
+		jb_str(b, st->errors[i], strnlen(st->errors[i], STATE_ERROR_MAX));
+	}
+	jb_raw(b, "]}\n");
+	return b->err;
+}
+
+int state_write(int rootfd, const struct state *st, const struct config *cfg, const struct vsock_listener *ls,
+		size_t n)
+{
+	_cleanup_free_ char *buf = malloc(STATE_BUF_SIZE);
+	_cleanup_close_ int dirfd = -1;
+	_cleanup_close_ int fd = -1;
+	struct jbuf b = { .p = buf, .size = STATE_BUF_SIZE };
+	int r;
+
+	if (!buf)
+		return -ENOMEM;
+	r = state_render(rootfd, &b, st, cfg, ls, n);
+	if (r < 0)
+		return r;
+
+	if (mkdirat(rootfd, "run", 0755) < 0 && errno != EEXIST)
+		return -errno;
+	if (mkdirat(rootfd, STATE_DIR, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	dirfd = openat(rootfd, STATE_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0)
+		return -errno;
+	fd = openat(dirfd, STATE_TMP, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd < 0)
+		return -errno;
+	/* The umask must not decide what the agent may read. */
+	if (fchmod(fd, 0644) < 0)
+		return -errno;
+	r = util_write_all(fd, buf, b.len);
+	if (r < 0)
+		goto fail;
+	if (close(fd) < 0) {
+		fd = -1;
+		r = -errno;
+		goto fail;
+	}
+	fd = -1;
+	if (renameat(dirfd, STATE_TMP, dirfd, STATE_FILE) < 0) {
+		r = -errno;
+		goto fail;
+	}
+	return 0;
+fail:
+	unlinkat(dirfd, STATE_TMP, 0);
+	return r;
+}

@@ -1,2 +1,244 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* placeholder: being written */
+/* Kernel uevents on NETLINK_KOBJECT_UEVENT group 1: the socket, the sender
+ * checks (kernel port 0, uid 0, credentials present, whole message) and a
+ * by-key parser. An event only says "look at this disk": callers re-check it
+ * in sysfs, since a privileged process can still forge one. */
+#include <errno.h>
+#include <linux/netlink.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "cocoinit/log.h"
+#include "cocoinit/timing.h"
+#include "cocoinit/uevent.h"
+#include "cocoinit/util.h"
+
+#define UEVENT_MIN_SIZE 32
+#define UEVENT_RCVBUF (1024 * 1024)
+#define UEVENT_PENDING_MAX 8
+
+/* Sets *slot to the value of KEY=... in s when s starts with key and '='.
+ * A key given twice makes the message ambiguous: refuse it. */
+static int take(const char *s, const char *key, const char **slot, int *dup)
+{
+	size_t k = strlen(key);
+
+	if (strncmp(s, key, k) != 0 || s[k] != '=')
+		return 0;
+	if (*slot)
+		*dup = 1;
+	*slot = s + k + 1;
+	return 1;
+}
+
+int uevent_parse(const char *buf, size_t len, struct uevent *ret)
+{
+	struct uevent ev = { 0 };
+	const char *end, *at, *p;
+	size_t hlen;
+	int dup = 0;
+
+	if (!buf || len == 0)
+		return -EBADMSG;
+	/* udevd's rebroadcast (group 2) is framed "libudev\0": not the kernel. */
+	if (len >= 8 && memcmp(buf, "libudev", 8) == 0)
+		return -EBADMSG;
+	/* Every string, the last one included, must end inside the buffer. */
+	if (buf[len - 1] != '\0')
+		return -EBADMSG;
+	end = buf + len;
+
+	hlen = strlen(buf);
+	at = memchr(buf, '@', hlen);
+	if (!at || at == buf || at[1] != '/')
+		return -EBADMSG;
+
+	for (p = buf + hlen + 1; p < end; p += strlen(p) + 1) {
+		if (!*p)
+			continue;
+		(void)(take(p, "ACTION", &ev.action, &dup) || take(p, "DEVPATH", &ev.devpath, &dup) ||
+		       take(p, "SUBSYSTEM", &ev.subsystem, &dup) || take(p, "DEVNAME", &ev.devname, &dup) ||
+		       take(p, "DEVTYPE", &ev.devtype, &dup));
+	}
+	if (dup || !ev.action || !ev.devpath || !ev.subsystem || !*ev.action || !*ev.subsystem)
+		return -EBADMSG;
+	/* The header is "<ACTION>@<DEVPATH>": the kernel writes both from one value. */
+	if (strlen(ev.action) != (size_t)(at - buf) || memcmp(ev.action, buf, (size_t)(at - buf)) != 0 ||
+	    strcmp(ev.devpath, at + 1) != 0)
+		return -EBADMSG;
+	*ret = ev;
+	return 0;
+}
+
+int uevent_open(void)
+{
+	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_pid = 0, .nl_groups = 1 };
+	int one = 1, size = UEVENT_RCVBUF;
+	int fd;
+
+	fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_KOBJECT_UEVENT);
+	if (fd < 0)
+		return -errno;
+	/* A burst of hot-plugged disks must not overrun the queue while the
+	 * sysfs scan runs; FORCE needs CAP_NET_ADMIN, so fall back. */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	if (setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	return fd;
+}
+
+int uevent_check_sender(uint32_t nl_pid, const struct ucred *cred, size_t len, int truncated)
+{
+	if (truncated || len < UEVENT_MIN_SIZE)
+		return -EBADMSG;
+	if (!cred || cred->uid != 0)
+		return -EBADMSG;
+	if (nl_pid != 0) /* only the kernel sends from port 0 */
+		return -EBADMSG;
+	return 0;
+}
+
+int uevent_receive(int fd, char *buf, size_t size, struct uevent *ret)
+{
+	struct sockaddr_nl sa = { 0 };
+	union {
+		struct cmsghdr h;
+		char buf[CMSG_SPACE(sizeof(struct ucred))];
+	} control;
+	struct iovec iov = { .iov_base = buf, .iov_len = size };
+	struct msghdr msg = {
+		.msg_name = &sa,
+		.msg_namelen = sizeof(sa),
+		.msg_iov = &iov,
+		.msg_iovlen = 1,
+		.msg_control = &control,
+		.msg_controllen = sizeof(control),
+	};
+	const struct ucred *cred = NULL;
+	ssize_t n;
+
+	if (!buf || size == 0)
+		return -EINVAL;
+	do
+		/* MSG_TRUNC: the real length comes back, so a cut message is seen. */
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_TRUNC | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
+
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c))
+		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct ucred)))
+			cred = (const struct ucred *)(const void *)CMSG_DATA(c);
+
+	int truncated = (size_t)n > size || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0;
+	if (msg.msg_namelen < sizeof(sa) || sa.nl_family != AF_NETLINK ||
+	    uevent_check_sender(sa.nl_pid, cred, (size_t)n, truncated) < 0) {
+		log_debug("uevent: dropped a message (len=%zd pid=%u uid=%ld%s)", n, (unsigned)sa.nl_pid,
+			  cred ? (long)cred->uid : -1L, truncated ? " truncated" : "");
+		return -EBADMSG;
+	}
+	if (uevent_parse(buf, (size_t)n, ret) < 0) {
+		log_debug("uevent: dropped a malformed message (len=%zd)", n);
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+int uevent_is_new_disk(const struct uevent *ev)
+{
+	if (!ev || !ev->action || !ev->subsystem || !ev->devtype)
+		return 0;
+	return (strcmp(ev->action, "add") == 0 || strcmp(ev->action, "change") == 0) &&
+	       strcmp(ev->subsystem, "block") == 0 && strcmp(ev->devtype, "disk") == 0;
+}
+
+/* A devname is used as a path component below sys/class/block. */
+static int devname_ok(const char *name)
+{
+	size_t n = name ? strnlen(name, UEVENT_DEVNAME_MAX) : 0;
+
+	if (n == 0 || n >= UEVENT_DEVNAME_MAX || strchr(name, '/'))
+		return 0;
+	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
+}
+
+struct pending {
+	char name[UEVENT_DEVNAME_MAX];
+	uint64_t at_us;
+};
+
+int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx)
+{
+	struct pending pending[UEVENT_PENDING_MAX];
+	size_t npending = 0;
+	char buf[UEVENT_BUFFER_SIZE];
+	int r;
+
+	if (fd < 0 || !check)
+		return -EINVAL;
+	for (;;) {
+		/* Everything queued first, so a disk that arrived before the
+		 * deadline is seen even when the deadline has passed. */
+		for (;;) {
+			struct uevent ev;
+			r = uevent_receive(fd, buf, sizeof(buf), &ev);
+			if (r == -EAGAIN)
+				break;
+			if (r == -EBADMSG)
+				continue;
+			if (r == -ENOBUFS) {
+				log_warn("uevent: receive queue overrun, some events were lost");
+				continue;
+			}
+			if (r < 0)
+				return r;
+			if (!uevent_is_new_disk(&ev) || !devname_ok(ev.devname))
+				continue;
+			r = check(ev.devname, ctx);
+			if (r == -EAGAIN) {
+				/* Attributes can appear just after the event (old kernels):
+				 * look once more shortly, without sleeping. */
+				if (npending < UEVENT_PENDING_MAX) {
+					util_strlcpy(pending[npending].name, ev.devname, UEVENT_DEVNAME_MAX);
+					pending[npending].at_us = timing_now_us() + UEVENT_RETRY_MS * 1000u;
+					npending++;
+				}
+				continue;
+			}
+			if (r != 0)
+				return r;
+		}
+
+		uint64_t now = timing_now_us();
+		int expired = now >= deadline_us;
+		for (size_t i = 0; i < npending;) {
+			if (!expired && pending[i].at_us > now) {
+				i++;
+				continue;
+			}
+			r = check(pending[i].name, ctx);
+			pending[i] = pending[--npending];
+			if (r != 0 && r != -EAGAIN)
+				return r;
+		}
+		if (expired)
+			return -ETIMEDOUT;
+
+		int timeout = timing_poll_ms(deadline_us);
+		for (size_t i = 0; i < npending; i++) {
+			int t = timing_poll_ms(pending[i].at_us);
+			if (t < timeout)
+				timeout = t;
+		}
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+			return -errno;
+	}
+}

@@ -19,6 +19,9 @@
 #define CONFIG_DEFAULT_AGENT "/usr/bin/kata-agent"
 #define CONFIG_DEFAULT_INITDATA_DIR "/run/confidential-containers/initdata"
 #define CONFIG_DEFAULT_SERIAL "initdata"
+#define CONFIG_DEFAULT_MAX_BYTES (1024 * 1024)
+#define CONFIG_MAX_BYTES_LIMIT (64 * 1024 * 1024) /* cocoinit.initdata_max_bytes at most */
+#define CONFIG_TIMEOUT_MS_MAX 86400000            /* cocoinit.initdata_timeout_ms at most: a day */
 
 enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
 enum agent_mode { AGENT_EXEC, AGENT_SUPERVISE };
@@ -71,14 +74,19 @@ struct config {
 /* Fills cfg with the defaults of CONTRACT section 3. */
 void cmdline_defaults(struct config *cfg);
 
-/* Parses a kernel command line. On a malformed value returns -EINVAL and
- * writes "<key>: \"<value>\" is not a number" (value escaped) to err.
+/* Parses a kernel command line, starting from cmdline_defaults(); cfg is
+ * written only on success. The text ends at len or the first NUL; a bare
+ * "--" ends the parameters (the rest is init's argv), as for the kernel.
+ * Key names treat '-' and '_' alike, as the kernel does. On a malformed
+ * value returns -EINVAL and writes "<key>: \"<value>\" <why>" (value
+ * escaped) to err, e.g. `cocoinit.initdata_timeout_ms: "abc" is not a number`
+ * or `cocoinit.on_error: "x" is not one of poweroff, reboot, shell, continue`.
  * Unknown cocoinit.* keys are logged as warnings and ignored. After the
  * last key, derived defaults are applied (initdata=required when a serial
  * is given, timeout 5000 for required, 0 for auto). */
 int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, size_t errsz);
 
-/* Reads dirfd/proc/cmdline and parses it. */
+/* Reads rootfd/proc/cmdline (at most 32768 bytes, else -E2BIG) and parses it. */
 int cmdline_read(int rootfd, struct config *cfg, char *err, size_t errsz);
 
 const char *cmdline_initdata_mode_name(enum initdata_mode m);

@@ -16,13 +16,28 @@ struct handoff_env {
 	const char *method;
 };
 
-/* Builds envp (caller's storage, bounded) from the inherited environment
- * plus ours. listen_pid 0 means "set in the child after fork". */
+/* Longest pid the LISTEN_PID placeholder slot holds (digits). */
+#define HANDOFF_PID_DIGITS 20
+
+/* Builds a NULL-terminated envp (caller's storage, bounded) from the
+ * inherited environment (stale LISTEN_* and COCOINIT_INITDATA_* dropped)
+ * plus ours. listen_pid 0 means "set in the child after fork" (a placeholder
+ * for handoff_env_set_pid()). Returns the number of entries, -ENOSPC when the
+ * storage is too small, -EINVAL for a listener name unfit for LISTEN_FDNAMES. */
 int handoff_build_env(char **envp, size_t max, char *store, size_t storesz,
 		      const struct handoff_env *e, const struct vsock_listener *ls, size_t n, long listen_pid);
 
+/* Writes pid into the LISTEN_PID placeholder that handoff_build_env(...,
+ * listen_pid=0) left in envp. Async-signal-safe (no libc): for the child
+ * after fork. Does nothing when envp has no LISTEN_PID. */
+void handoff_env_set_pid(char **envp, long pid);
+
 /* Moves the listener fds to 3.. and closes every other fd above 2. */
 int handoff_arrange_fds(struct vsock_listener *ls, size_t n);
+
+/* Empties the signal mask and resets every handler to the default.
+ * Async-signal-safe. */
+void handoff_reset_signals(void);
 
 /* execve()s the agent. Returns only on failure (-errno). */
 int handoff_exec(const struct config *cfg, const struct handoff_env *e, struct vsock_listener *ls, size_t n);

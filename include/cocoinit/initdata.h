@@ -18,7 +18,7 @@ int initdata_parse_header(const uint8_t *hdr, size_t n, uint64_t device_size, ui
 			  uint64_t *ret_len);
 
 /* Decompresses one gzip member of exactly len bytes with output capped at
- * cap bytes. Returns 0 with a malloc'd *ret_out/*ret_outlen, -EFBIG past
+ * cap bytes. Returns 0 with a malloc'd *ret_out and *ret_outlen, -EFBIG past
  * the cap, -EBADMSG for a corrupt/truncated stream or trailing junk. */
 int initdata_gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ret_out, size_t *ret_outlen);
 

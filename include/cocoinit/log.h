@@ -22,8 +22,12 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Takes ownership of fd (closed on the next log_set_fd). -1 means stderr. */
 void log_set_fd(int fd, enum log_sink sink);
-/* A second fd that also receives lines at level <= LOG_LVL_WARN (console). */
+/* A second fd (the console) that receives lines at level <= LOG_LVL_WARN
+ * which the kernel would not print itself from kmsg: those at or above its
+ * console_loglevel (first field of /proc/sys/kernel/printk; 4 with `quiet`).
+ * Without this a warning would show twice, or not at all under `quiet`. */
 void log_set_console_fd(int fd);
+void log_set_console_loglevel(int console_loglevel);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap);

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "cocoinit/cmdline.h"
 
@@ -11,8 +12,11 @@
  * (or proc/mounts). 1 yes, 0 no, -errno. */
 int mounts_is_mounted(int rootfd, const char *target, const char *fstype);
 
-/* Mounts the early filesystems. Failures of required ones are returned
- * (-errno) with what failed in err; cgroup2 missing is only a warning. */
+/* Mounts the early filesystems. Targets are created below rootfd (mode
+ * 0755) and checked in rootfd/proc/self/mountinfo; sys_mount() gets the
+ * absolute target, so production passes rootfd = open("/"). Failures of
+ * required ones are returned (-errno) with what failed in err ("mount devpts
+ * on /dev/pts: No such device"); cgroup2 missing is only a warning. */
 int mounts_early(int rootfd, char *err, size_t errsz);
 
 /* Parses the OPTIONS part of cocoinit.mount into MS_* flags and the data
@@ -21,6 +25,11 @@ int mounts_parse_options(const char *options, unsigned long *ret_flags, char *da
 
 /* Performs one cocoinit.mount= entry (creating the target directory). */
 int mounts_share(const struct mount_spec *m, char *err, size_t errsz);
+/* The same with the target directory created below rootfd (for tests). */
+int mounts_share_at(int rootfd, const struct mount_spec *m, char *err, size_t errsz);
 
-/* Attaches fds 0-2 to /dev/console. */
+/* Attaches fds 0-2 to /dev/console (O_RDWR|O_NOCTTY). When it can't be
+ * opened the fds are left as they are and -errno is returned. */
 int mounts_console(void);
+/* The same with rootfd/dev/console (for tests). */
+int mounts_console_at(int rootfd);

@@ -8,7 +8,9 @@
 #define PROBE_TYPE_MAX 32
 
 /* Writes "kata-raw" or a filesystem type ("iso9660", "vfat", ...) to out.
- * Returns 0, -ENOENT when nothing is recognised, or -errno. */
+ * Returns 0, -ENOENT when nothing is recognised, -ENOTUNIQ when libblkid
+ * finds more than one signature (ambivalent), -ENOBUFS when out is too
+ * small, or -errno. */
 int probe_fd(int fd, char *out, size_t outsz);
 
 /* Whether type is one cocoinit mounts: iso9660, vfat, ext4, erofs, squashfs. */

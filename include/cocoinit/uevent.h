@@ -4,8 +4,16 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define UEVENT_BUFFER_SIZE 8192
+/* Longest DEVNAME handed to a check callback (a name below sys/class/block). */
+#define UEVENT_DEVNAME_MAX 64
+/* How long uevent_wait_disk() waits before re-checking a disk whose check
+ * returned -EAGAIN. */
+#define UEVENT_RETRY_MS 50
+
+struct ucred;
 
 struct uevent {
 	const char *action;    /* "add", "remove", "change", ... */
@@ -24,6 +32,11 @@ int uevent_parse(const char *buf, size_t len, struct uevent *ret);
  * SO_PASSCRED. Returns the fd or -errno. */
 int uevent_open(void);
 
+/* The drop rules for a received message: 0 when it came from the kernel
+ * (nl_pid 0), with credentials of uid 0, whole (not truncated) and at least
+ * 32 bytes long; -EBADMSG otherwise. cred may be NULL (none were sent). */
+int uevent_check_sender(uint32_t nl_pid, const struct ucred *cred, size_t len, int truncated);
+
 /* Receives one message into buf (size >= UEVENT_BUFFER_SIZE recommended) and
  * parses it. Returns 0, -EAGAIN when nothing is queued, -EBADMSG for a
  * message that was dropped (truncated, short, wrong sender, no credentials). */
@@ -32,10 +45,12 @@ int uevent_receive(int fd, char *buf, size_t size, struct uevent *ret);
 /* True when ev announces a new whole disk ("add"/"change", block, disk). */
 int uevent_is_new_disk(const struct uevent *ev);
 
-#include <stdint.h>
-
 /* Waits on fd until deadline_us (CLOCK_BOOTTIME) for new whole disks; for
  * each calls check(devname, ctx). Returns the first nonzero value check
  * returns (>0 found, <0 error), or -ETIMEDOUT at the deadline. Uses poll(),
- * never sleeps in a loop. */
+ * never sleeps in a loop. A check returning -EAGAIN ("not ready yet", e.g.
+ * the serial attribute is not there) gets that devname re-checked once,
+ * UEVENT_RETRY_MS later or at the deadline, whichever comes first; a second
+ * -EAGAIN counts as "not this disk". Events already queued are always looked
+ * at, even when the deadline has passed on entry. */
 int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx);

@@ -8,6 +8,8 @@
 #include "cocoinit/cmdline.h"
 
 #define VSOCK_BACKLOG 128
+/* The LISTEN_FDNAMES name of the cocoinit.passfd listener. */
+#define VSOCK_PASSFD_NAME "passfd"
 
 struct vsock_listener {
 	int fd;
@@ -16,10 +18,21 @@ struct vsock_listener {
 };
 
 /* Builds the ordered list (passfd first, then cocoinit.vsock_listen) and
- * checks it: duplicate ports or names are -EINVAL with the reason in err. */
+ * checks it: port 0 or VMADDR_PORT_ANY, a duplicate port or name, a name
+ * with ':' or a non-printable byte are -EINVAL with err naming the key
+ * ("cocoinit.vsock_listen: duplicate port 1027"); more than max entries is
+ * -ENOBUFS. Every fd in out is -1. */
 int vsock_plan(const struct config *cfg, struct vsock_listener *out, size_t max, size_t *ret_n,
 	       char *err, size_t errsz);
 
 /* Creates the listening sockets (SOCK_CLOEXEC). On a kernel without vsock
- * returns -EAFNOSUPPORT and names the modules to load in err. */
+ * returns -EAFNOSUPPORT and names the modules to load in err; other errors
+ * name the port. On failure every fd is closed again and set to -1. */
 int vsock_listen_all(struct vsock_listener *ls, size_t n, char *err, size_t errsz);
+
+/* Closes the fds that are >= 0 and sets them to -1. */
+void vsock_close_all(struct vsock_listener *ls, size_t n);
+
+/* Logs "listen: vsock port=P name=N fd=F" for each listener (name escaped);
+ * called after the hand-off has moved the fds, so F is what the agent sees. */
+void vsock_log_listeners(const struct vsock_listener *ls, size_t n);

@@ -1,0 +1,643 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The kernel command line: every key's default, a good value and a bad one
+ * with the exact error a user sees, the kernel's quoting, later-key-wins,
+ * warnings for unknown keys (read back from the log) and cmdline_read. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cocoinit/cmdline.h"
+#include "cocoinit/log.h"
+#include "tree.h"
+
+static struct config cfg;
+static char err[1024];
+
+static int parse(const char *s)
+{
+	memset(err, 'X', sizeof(err));
+	err[sizeof(err) - 1] = '\0';
+	return cmdline_parse(s, strlen(s), &cfg, err, sizeof(err));
+}
+
+#define GOOD(line)                                                                \
+	do {                                                                      \
+		int r_ = parse(line);                                             \
+		if (r_ != 0)                                                      \
+			print_error("parse(%s) = %d: %s\n", line, r_, err);       \
+		assert_int_equal(r_, 0);                                          \
+	} while (0)
+
+#define BAD(line, msg)                                \
+	do {                                          \
+		assert_int_equal(parse(line), -EINVAL); \
+		assert_string_equal(err, msg);        \
+	} while (0)
+
+/* The log goes to a temporary file the test reads back. */
+static int log_file = -1;
+
+static void log_capture(void)
+{
+	char path[] = "/tmp/cocoinit-log-XXXXXX";
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	unlink(path);
+	log_file = fd;
+	log_set_fd(dup(fd), LOG_SINK_PLAIN);
+}
+
+static char *log_read(void)
+{
+	static char buf[4096];
+	ssize_t n = pread(log_file, buf, sizeof(buf) - 1, 0);
+
+	assert_true(n >= 0);
+	buf[n] = '\0';
+	return buf;
+}
+
+static void log_release(void)
+{
+	log_set_fd(-1, LOG_SINK_PLAIN);
+	close(log_file);
+	log_file = -1;
+}
+
+static void test_defaults(void **state)
+{
+	struct config d;
+
+	(void)state;
+	cmdline_defaults(&d);
+	GOOD("");
+	/* An empty command line gives the defaults of CONTRACT section 3. */
+	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	assert_false(cfg.initdata_set);
+	assert_string_equal(cfg.serial, "initdata");
+	assert_int_equal(cfg.serial_len, 8);
+	assert_false(cfg.serial_set);
+	assert_string_equal(cfg.hint, "");
+	assert_int_equal(cfg.timeout_ms, 0);
+	assert_false(cfg.scan_magic);
+	assert_string_equal(cfg.initdata_dir, "/run/confidential-containers/initdata");
+	assert_int_equal(cfg.max_bytes, 1048576);
+	assert_int_equal(cfg.n_modules, 0);
+	assert_int_equal(cfg.n_listeners, 0);
+	assert_false(cfg.passfd);
+	assert_int_equal(cfg.passfd_port, 1027);
+	assert_string_equal(cfg.agent, "/usr/bin/kata-agent");
+	assert_int_equal(cfg.agent_mode, AGENT_EXEC);
+	assert_int_equal(cfg.on_error, ON_ERROR_POWEROFF);
+	assert_int_equal(cfg.n_mounts, 0);
+	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	/* cmdline_defaults() is the same as parsing nothing. */
+	assert_memory_equal(&d, &cfg, sizeof(d));
+	/* What Kata passes today changes nothing of ours. */
+	GOOD("console=hvc0 quiet agent.log_vport=1025 panic=1 init=/init\n");
+	assert_memory_equal(&d, &cfg, sizeof(d));
+}
+
+static void test_initdata(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata=off");
+	assert_int_equal(cfg.initdata, INITDATA_OFF);
+	assert_true(cfg.initdata_set);
+	GOOD("cocoinit.initdata=required");
+	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	GOOD("cocoinit.initdata=auto");
+	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	BAD("cocoinit.initdata=sometimes", "cocoinit.initdata: \"sometimes\" is not one of auto, required, off");
+	BAD("cocoinit.initdata", "cocoinit.initdata: \"\" is not one of auto, required, off");
+	BAD("cocoinit.initdata=Required", "cocoinit.initdata: \"Required\" is not one of auto, required, off");
+}
+
+static void test_serial(void **state)
+{
+	char line[600];
+
+	(void)state;
+	GOOD("cocoinit.initdata_serial=image-0123456789abcdef");
+	assert_string_equal(cfg.serial, "image-0123456789abcdef");
+	assert_int_equal(cfg.serial_len, 22);
+	assert_true(cfg.serial_set);
+	/* Any byte but NUL, raw: the kernel passes them through. */
+	GOOD("cocoinit.initdata_serial=\"a\x01\xff$b\"");
+	assert_int_equal(cfg.serial_len, 5);
+	assert_memory_equal(cfg.serial, "a\x01\xff$b", 6);
+	/* 255 bytes fit, 256 do not. */
+	snprintf(line, sizeof(line), "cocoinit.initdata_serial=%0255d", 7);
+	GOOD(line);
+	assert_int_equal(cfg.serial_len, 255);
+	snprintf(line, sizeof(line), "cocoinit.initdata_serial=%0256d", 7);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "\" is too long (at most 255 bytes)"));
+	assert_int_equal(strncmp(err, "cocoinit.initdata_serial: \"0000", 31), 0);
+	BAD("cocoinit.initdata_serial=", "cocoinit.initdata_serial: \"\" is empty");
+	BAD("cocoinit.initdata_serial=\"\"", "cocoinit.initdata_serial: \"\" is empty");
+}
+
+static void test_hint(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_hint=vdb");
+	assert_string_equal(cfg.hint, "vdb");
+	GOOD("cocoinit.initdata_hint=0000:00:05.0");
+	assert_string_equal(cfg.hint, "0000:00:05.0");
+	GOOD("cocoinit.initdata_hint=nvme0n1 cocoinit.initdata_hint=");
+	assert_string_equal(cfg.hint, "");
+	BAD("cocoinit.initdata_hint=../vda", "cocoinit.initdata_hint: \"../vda\" is not a block device name or PCI address");
+	BAD("cocoinit.initdata_hint=vd/b", "cocoinit.initdata_hint: \"vd/b\" is not a block device name or PCI address");
+	BAD("cocoinit.initdata_hint=\"vd\x7f\"",
+	    "cocoinit.initdata_hint: \"vd\\x7f\" is not a block device name or PCI address");
+	BAD("cocoinit.initdata_hint=aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+	    "cocoinit.initdata_hint: \"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\" is too long (at most 63 bytes)");
+}
+
+static void test_timeout(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_timeout_ms=10000");
+	assert_int_equal(cfg.timeout_ms, 10000);
+	assert_true(cfg.timeout_set);
+	GOOD("cocoinit.initdata_timeout_ms=0");
+	assert_int_equal(cfg.timeout_ms, 0);
+	GOOD("cocoinit.initdata_timeout_ms=86400000");
+	assert_int_equal(cfg.timeout_ms, 86400000);
+	BAD("cocoinit.initdata_timeout_ms=abc", "cocoinit.initdata_timeout_ms: \"abc\" is not a number");
+	BAD("cocoinit.initdata_timeout_ms=-1", "cocoinit.initdata_timeout_ms: \"-1\" is not a number");
+	BAD("cocoinit.initdata_timeout_ms=+5", "cocoinit.initdata_timeout_ms: \"+5\" is not a number");
+	BAD("cocoinit.initdata_timeout_ms=5s", "cocoinit.initdata_timeout_ms: \"5s\" is not a number");
+	BAD("cocoinit.initdata_timeout_ms=", "cocoinit.initdata_timeout_ms: \"\" is not a number");
+	BAD("cocoinit.initdata_timeout_ms=86400001",
+	    "cocoinit.initdata_timeout_ms: \"86400001\" is out of range (0..86400000)");
+	BAD("cocoinit.initdata_timeout_ms=99999999999999999999999",
+	    "cocoinit.initdata_timeout_ms: \"99999999999999999999999\" is out of range (0..86400000)");
+}
+
+static void test_scan(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_scan=magic");
+	assert_true(cfg.scan_magic);
+	GOOD("cocoinit.initdata_scan=magic cocoinit.initdata_scan=off");
+	assert_false(cfg.scan_magic);
+	BAD("cocoinit.initdata_scan=yes", "cocoinit.initdata_scan: \"yes\" is not one of off, magic");
+}
+
+static void test_dir(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_dir=/run/initdata");
+	assert_string_equal(cfg.initdata_dir, "/run/initdata");
+	GOOD("cocoinit.initdata_dir=/run/..x/a..");
+	assert_string_equal(cfg.initdata_dir, "/run/..x/a..");
+	BAD("cocoinit.initdata_dir=run/x",
+	    "cocoinit.initdata_dir: \"run/x\" is not an absolute path below / without \"..\"");
+	BAD("cocoinit.initdata_dir=/run/../etc",
+	    "cocoinit.initdata_dir: \"/run/../etc\" is not an absolute path below / without \"..\"");
+	BAD("cocoinit.initdata_dir=/run/..",
+	    "cocoinit.initdata_dir: \"/run/..\" is not an absolute path below / without \"..\"");
+	BAD("cocoinit.initdata_dir=/", "cocoinit.initdata_dir: \"/\" is not an absolute path below / without \"..\"");
+}
+
+static void test_max_bytes(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_max_bytes=262144");
+	assert_int_equal(cfg.max_bytes, 262144);
+	GOOD("cocoinit.initdata_max_bytes=67108864");
+	assert_int_equal(cfg.max_bytes, 67108864);
+	BAD("cocoinit.initdata_max_bytes=0", "cocoinit.initdata_max_bytes: \"0\" is out of range (1..67108864)");
+	BAD("cocoinit.initdata_max_bytes=67108865",
+	    "cocoinit.initdata_max_bytes: \"67108865\" is out of range (1..67108864)");
+	BAD("cocoinit.initdata_max_bytes=1k", "cocoinit.initdata_max_bytes: \"1k\" is not a number");
+}
+
+static void test_modules(void **state)
+{
+	char line[512];
+	size_t o;
+
+	(void)state;
+	GOOD("cocoinit.modules=virtio_blk,vsock-loopback,,nvme,");
+	assert_int_equal(cfg.n_modules, 3);
+	assert_string_equal(cfg.modules[0], "virtio_blk");
+	assert_string_equal(cfg.modules[1], "vsock-loopback");
+	assert_string_equal(cfg.modules[2], "nvme");
+	/* A later occurrence replaces the list; an empty one clears it. */
+	GOOD("cocoinit.modules=a,b cocoinit.modules=c");
+	assert_int_equal(cfg.n_modules, 1);
+	assert_string_equal(cfg.modules[0], "c");
+	GOOD("cocoinit.modules=a cocoinit.modules=");
+	assert_int_equal(cfg.n_modules, 0);
+	BAD("cocoinit.modules=virtio_blk,a/b",
+	    "cocoinit.modules: \"virtio_blk,a/b\" has a module name \"a/b\" with bytes outside [A-Za-z0-9_-]");
+	BAD("cocoinit.modules=\"a b\"",
+	    "cocoinit.modules: \"a b\" has a module name \"a b\" with bytes outside [A-Za-z0-9_-]");
+	o = (size_t)snprintf(line, sizeof(line), "cocoinit.modules=");
+	for (int i = 0; i < 33; i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%sm%d", i ? "," : "", i);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "\" names more than 32 modules"));
+	/* 32 are fine. */
+	*strrchr(line, ',') = '\0';
+	GOOD(line);
+	assert_int_equal(cfg.n_modules, 32);
+	assert_string_equal(cfg.modules[31], "m31");
+	snprintf(line, sizeof(line), "cocoinit.modules=%064d", 0);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "\" has a module name longer than 63 bytes"));
+}
+
+static void test_vsock_listen(void **state)
+{
+	char line[1024];
+	size_t o;
+
+	(void)state;
+	GOOD("cocoinit.vsock_listen=1030:debug,4294967294:x.y-z");
+	assert_int_equal(cfg.n_listeners, 2);
+	assert_int_equal(cfg.listeners[0].port, 1030);
+	assert_string_equal(cfg.listeners[0].name, "debug");
+	assert_int_equal(cfg.listeners[1].port, 4294967294u);
+	assert_string_equal(cfg.listeners[1].name, "x.y-z");
+	GOOD("cocoinit.vsock_listen=1:a cocoinit.vsock_listen=2:b");
+	assert_int_equal(cfg.n_listeners, 1);
+	assert_int_equal(cfg.listeners[0].port, 2);
+	BAD("cocoinit.vsock_listen=1027", "cocoinit.vsock_listen: \"1027\" is not PORT:NAME[,PORT:NAME...]");
+	BAD("cocoinit.vsock_listen=1:a,", "cocoinit.vsock_listen: \"1:a,\" is not PORT:NAME[,PORT:NAME...]");
+	BAD("cocoinit.vsock_listen=abc:x", "cocoinit.vsock_listen: \"abc:x\" has a port \"abc\" that is not a number");
+	BAD("cocoinit.vsock_listen=:x", "cocoinit.vsock_listen: \":x\" has a port \"\" that is not a number");
+	BAD("cocoinit.vsock_listen=0:x", "cocoinit.vsock_listen: \"0:x\" has a port 0 out of range (1..4294967294)");
+	BAD("cocoinit.vsock_listen=4294967295:x",
+	    "cocoinit.vsock_listen: \"4294967295:x\" has a port 4294967295 out of range (1..4294967294)");
+	BAD("cocoinit.vsock_listen=4294967296:x",
+	    "cocoinit.vsock_listen: \"4294967296:x\" has a port 4294967296 out of range (1..4294967294)");
+	BAD("cocoinit.vsock_listen=1:",
+	    "cocoinit.vsock_listen: \"1:\" has a name \"\" that is not 1..63 printable bytes without space or ':'");
+	BAD("cocoinit.vsock_listen=1:a:b",
+	    "cocoinit.vsock_listen: \"1:a:b\" has a name \"a:b\" that is not 1..63 printable bytes without space or ':'");
+	BAD("cocoinit.vsock_listen=\"1:a b\"",
+	    "cocoinit.vsock_listen: \"1:a b\" has a name \"a b\" that is not 1..63 printable bytes without space or ':'");
+	BAD("cocoinit.vsock_listen=\"1:\xc3\xa9\"",
+	    "cocoinit.vsock_listen: \"1:\\xc3\\xa9\" has a name \"\\xc3\\xa9\" that is not 1..63 printable bytes without space or ':'");
+	BAD("cocoinit.vsock_listen=1:a,1:b", "cocoinit.vsock_listen: \"1:a,1:b\" has a duplicate port 1");
+	BAD("cocoinit.vsock_listen=1:a,2:a", "cocoinit.vsock_listen: \"1:a,2:a\" has a duplicate name \"a\"");
+	snprintf(line, sizeof(line), "cocoinit.vsock_listen=1:%063d", 0);
+	GOOD(line);
+	assert_int_equal(strlen(cfg.listeners[0].name), 63);
+	snprintf(line, sizeof(line), "cocoinit.vsock_listen=1:%064d", 0);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "that is not 1..63 printable bytes"));
+	o = (size_t)snprintf(line, sizeof(line), "cocoinit.vsock_listen=");
+	for (int i = 1; i <= 17; i++)
+		o += (size_t)snprintf(line + o, sizeof(line) - o, "%s%d:n%d", i > 1 ? "," : "", i, i);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "\" has more than 16 listeners"));
+	*strrchr(line, ',') = '\0';
+	GOOD(line);
+	assert_int_equal(cfg.n_listeners, 16);
+}
+
+static void test_passfd(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.passfd=1");
+	assert_true(cfg.passfd);
+	assert_int_equal(cfg.passfd_port, 1027);
+	GOOD("cocoinit.passfd=1 cocoinit.passfd=0");
+	assert_false(cfg.passfd);
+	/* A bare boolean key is "on", as for the kernel's bool parameters. */
+	GOOD("cocoinit.passfd");
+	assert_true(cfg.passfd);
+	BAD("cocoinit.passfd=2", "cocoinit.passfd: \"2\" is not one of 0, 1");
+	BAD("cocoinit.passfd=yes", "cocoinit.passfd: \"yes\" is not one of 0, 1");
+}
+
+static void test_passfd_port(void **state)
+{
+	(void)state;
+	GOOD("agent.passfd_listener_port=2048 cocoinit.passfd=1");
+	assert_int_equal(cfg.passfd_port, 2048);
+	GOOD("agent.passfd_listener_port=4294967294");
+	assert_int_equal(cfg.passfd_port, 4294967294u);
+	BAD("agent.passfd_listener_port=x", "agent.passfd_listener_port: \"x\" is not a number");
+	BAD("agent.passfd_listener_port=0", "agent.passfd_listener_port: \"0\" is out of range (1..4294967294)");
+	BAD("agent.passfd_listener_port=4294967295",
+	    "agent.passfd_listener_port: \"4294967295\" is out of range (1..4294967294)");
+	BAD("agent.passfd_listener_port=18446744073709551616",
+	    "agent.passfd_listener_port: \"18446744073709551616\" is out of range (1..4294967294)");
+}
+
+static void test_agent(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.agent=/sbin/agent");
+	assert_string_equal(cfg.agent, "/sbin/agent");
+	BAD("cocoinit.agent=kata-agent", "cocoinit.agent: \"kata-agent\" is not an absolute path below / without \"..\"");
+	BAD("cocoinit.agent=/usr/../bin/sh",
+	    "cocoinit.agent: \"/usr/../bin/sh\" is not an absolute path below / without \"..\"");
+}
+
+static void test_agent_mode(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.agent_mode=supervise");
+	assert_int_equal(cfg.agent_mode, AGENT_SUPERVISE);
+	GOOD("cocoinit.agent_mode=exec");
+	assert_int_equal(cfg.agent_mode, AGENT_EXEC);
+	BAD("cocoinit.agent_mode=fork", "cocoinit.agent_mode: \"fork\" is not one of exec, supervise");
+}
+
+static void test_on_error(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.on_error=reboot");
+	assert_int_equal(cfg.on_error, ON_ERROR_REBOOT);
+	GOOD("cocoinit.on_error=shell");
+	assert_int_equal(cfg.on_error, ON_ERROR_SHELL);
+	GOOD("cocoinit.on_error=continue");
+	assert_int_equal(cfg.on_error, ON_ERROR_CONTINUE);
+	GOOD("cocoinit.on_error=poweroff");
+	assert_int_equal(cfg.on_error, ON_ERROR_POWEROFF);
+	BAD("cocoinit.on_error=explode",
+	    "cocoinit.on_error: \"explode\" is not one of poweroff, reboot, shell, continue");
+	assert_string_equal(cmdline_on_error_name(ON_ERROR_SHELL), "shell");
+	assert_string_equal(cmdline_on_error_name(ON_ERROR_CONTINUE), "continue");
+	assert_string_equal(cmdline_initdata_mode_name(INITDATA_REQUIRED), "required");
+	assert_string_equal(cmdline_initdata_mode_name(INITDATA_OFF), "off");
+}
+
+static void test_mount(void **state)
+{
+	char line[256];
+
+	(void)state;
+	GOOD("cocoinit.mount=virtiofs:kataShared:/run/kata-containers/shared/containers");
+	assert_int_equal(cfg.n_mounts, 1);
+	assert_string_equal(cfg.mounts[0].type, "virtiofs");
+	assert_string_equal(cfg.mounts[0].source, "kataShared");
+	assert_string_equal(cfg.mounts[0].target, "/run/kata-containers/shared/containers");
+	assert_string_equal(cfg.mounts[0].options, "");
+	/* Repeatable: each occurrence adds one; OPTIONS is the rest, ':' and all. */
+	GOOD("cocoinit.mount=9p:share:/mnt/share:trans=virtio,version=9p2000.L cocoinit.mount=tmpfs:none:/x:a:b");
+	assert_int_equal(cfg.n_mounts, 2);
+	assert_string_equal(cfg.mounts[0].type, "9p");
+	assert_string_equal(cfg.mounts[0].options, "trans=virtio,version=9p2000.L");
+	assert_string_equal(cfg.mounts[1].target, "/x");
+	assert_string_equal(cfg.mounts[1].options, "a:b");
+	BAD("cocoinit.mount=virtiofs:tag", "cocoinit.mount: \"virtiofs:tag\" is not TYPE:SOURCE:TARGET[:OPTIONS]");
+	BAD("cocoinit.mount=virtiofs::/x", "cocoinit.mount: \"virtiofs::/x\" is not TYPE:SOURCE:TARGET[:OPTIONS]");
+	BAD("cocoinit.mount=virtiofs:tag:rel",
+	    "cocoinit.mount: \"virtiofs:tag:rel\" has a TARGET that is not an absolute path below / without \"..\"");
+	BAD("cocoinit.mount=virtiofs:tag:/a/../etc",
+	    "cocoinit.mount: \"virtiofs:tag:/a/../etc\" has a TARGET that is not an absolute path below / without \"..\"");
+	BAD("cocoinit.mount=Ext4:/dev/vda:/x", "cocoinit.mount: \"Ext4:/dev/vda:/x\" has a TYPE with bytes outside [a-z0-9_.-]");
+	snprintf(line, sizeof(line), "cocoinit.mount=%033d:s:/x", 0);
+	assert_int_equal(parse(line), -EINVAL);
+	assert_non_null(strstr(err, "\" has a TYPE longer than 31 bytes"));
+	{
+		char many[1024];
+		size_t o = 0;
+		for (int i = 0; i < 9; i++)
+			o += (size_t)snprintf(many + o, sizeof(many) - o, "cocoinit.mount=tmpfs:t:/m%d ", i);
+		assert_int_equal(parse(many), -EINVAL);
+		assert_string_equal(err, "cocoinit.mount: \"tmpfs:t:/m8\" is more than 8 mounts");
+	}
+}
+
+static void test_log(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.log=debug");
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	GOOD("cocoinit.log=error");
+	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
+	GOOD("cocoinit.log=warn");
+	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
+	GOOD("cocoinit.log=info");
+	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	BAD("cocoinit.log=verbose", "cocoinit.log: \"verbose\" is not one of error, warn, info, debug");
+}
+
+static void test_quoting(void **state)
+{
+	(void)state;
+	/* key="a b": the value's quotes go, the space stays. */
+	GOOD("quiet cocoinit.initdata_serial=\"a b\" cocoinit.log=debug");
+	assert_string_equal(cfg.serial, "a b");
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	/* "key=a b": a quote at the token's start, removed with the last byte. */
+	GOOD("\"cocoinit.initdata_serial=c d\" cocoinit.log=warn");
+	assert_string_equal(cfg.serial, "c d");
+	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
+	/* Quotes in the middle only protect spaces; the kernel keeps them. */
+	GOOD("cocoinit.initdata_serial=a\"b c\"d");
+	assert_string_equal(cfg.serial, "a\"b c\"d");
+	/* A quote that is never closed runs to the end of the line. */
+	GOOD("cocoinit.log=debug cocoinit.initdata_serial=\"x cocoinit.log=error");
+	assert_string_equal(cfg.serial, "x cocoinit.log=error");
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	/* Any whitespace separates, also tabs and the trailing newline. */
+	GOOD("cocoinit.initdata_timeout_ms=7\tcocoinit.log=error\n");
+	assert_int_equal(cfg.timeout_ms, 7);
+	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
+	/* The value is everything after the first '=' of the token. */
+	GOOD("cocoinit.initdata_serial=a=b");
+	assert_string_equal(cfg.serial, "a=b");
+	/* The kernel's parameter names treat '-' and '_' alike. */
+	GOOD("cocoinit.initdata-timeout-ms=9");
+	assert_int_equal(cfg.timeout_ms, 9);
+	/* After a bare "--" comes init's argv, not parameters. */
+	GOOD("cocoinit.log=warn -- cocoinit.log=debug");
+	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
+	/* Escaped in errors: a byte that is not printable shows as \xNN. */
+	BAD("cocoinit.log=\"a\x01\\\"", "cocoinit.log: \"a\\x01\\x5c\" is not one of error, warn, info, debug");
+}
+
+static void test_nul_ends(void **state)
+{
+	static const char text[] = "cocoinit.log=debug\0cocoinit.log=error";
+
+	(void)state;
+	assert_int_equal(cmdline_parse(text, sizeof(text) - 1, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	/* len bounds the text: no terminator needed. */
+	assert_int_equal(cmdline_parse("cocoinit.log=errorXYZ", 18, &cfg, err, sizeof(err)), 0);
+	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
+}
+
+static void test_later_wins(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.initdata_timeout_ms=1 cocoinit.initdata_timeout_ms=2");
+	assert_int_equal(cfg.timeout_ms, 2);
+	GOOD("cocoinit.initdata_serial=one cocoinit.initdata_serial=two");
+	assert_string_equal(cfg.serial, "two");
+	assert_int_equal(cfg.serial_len, 3);
+	GOOD("cocoinit.agent=/a cocoinit.agent=/b cocoinit.on_error=reboot cocoinit.on_error=continue");
+	assert_string_equal(cfg.agent, "/b");
+	assert_int_equal(cfg.on_error, ON_ERROR_CONTINUE);
+	/* A bad value is an error even when a good one follows. */
+	BAD("cocoinit.initdata_timeout_ms=x cocoinit.initdata_timeout_ms=2",
+	    "cocoinit.initdata_timeout_ms: \"x\" is not a number");
+}
+
+static void test_error_keeps_cfg(void **state)
+{
+	(void)state;
+	GOOD("cocoinit.log=debug");
+	BAD("cocoinit.log=error cocoinit.passfd=7", "cocoinit.passfd: \"7\" is not one of 0, 1");
+	/* cfg is written only on success. */
+	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	/* A long bad value is cut visibly, and err stays within its size. */
+	{
+		char line[2100], small[40];
+		memset(line, 'z', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\0';
+		memcpy(line, "cocoinit.log=", 13);
+		assert_int_equal(parse(line), -EINVAL);
+		assert_non_null(strstr(err, "zzz...\" is not one of"));
+		assert_int_equal(cmdline_parse(line, strlen(line), &cfg, small, sizeof(small)), -EINVAL);
+		assert_int_equal(strlen(small), sizeof(small) - 1);
+	}
+}
+
+static void test_derived(void **state)
+{
+	(void)state;
+	/* A serial given means the user wants that disk: wait for it. */
+	GOOD("cocoinit.initdata_serial=initdata");
+	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	assert_int_equal(cfg.timeout_ms, 5000);
+	GOOD("cocoinit.initdata_serial=x cocoinit.initdata=auto");
+	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	assert_int_equal(cfg.timeout_ms, 0);
+	GOOD("cocoinit.initdata=required");
+	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	assert_int_equal(cfg.timeout_ms, 5000);
+	assert_string_equal(cfg.serial, "initdata");
+	GOOD("cocoinit.initdata_serial=x cocoinit.initdata_timeout_ms=100");
+	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	assert_int_equal(cfg.timeout_ms, 100);
+	GOOD("cocoinit.initdata=off cocoinit.initdata_serial=x");
+	assert_int_equal(cfg.initdata, INITDATA_OFF);
+	assert_int_equal(cfg.timeout_ms, 0);
+	GOOD("cocoinit.initdata_timeout_ms=300");
+	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	assert_int_equal(cfg.timeout_ms, 300);
+}
+
+static void test_unknown_warned(void **state)
+{
+	(void)state;
+	log_capture();
+	GOOD("cocoinit.bogus=1 agent.log_vport=1025 quiet cocoinit.initdta_serial=\"x\x1b[2J\" other.key=2");
+	const char *log = log_read();
+	assert_string_equal(log, "cocoinit: warning: unknown kernel command line key cocoinit.bogus ignored\n"
+				 "cocoinit: warning: unknown kernel command line key cocoinit.initdta_serial ignored\n");
+	/* ...and ignored: the serial stays the default. */
+	assert_string_equal(cfg.serial, "initdata");
+	assert_false(cfg.serial_set);
+	GOOD("\"cocoinit.\x1b[2J\"");
+	assert_non_null(strstr(log_read(), "key cocoinit.\\x1b[2J ignored\n"));
+	log_release();
+
+	/* A flood of unknown keys gives a few lines and a count. */
+	log_capture();
+	GOOD("cocoinit.u1 cocoinit.u2 cocoinit.u3 cocoinit.u4 cocoinit.u5 cocoinit.u6 cocoinit.u7 cocoinit.u8 "
+	     "cocoinit.u9 cocoinit.u10 cocoinit.u11");
+	log = log_read();
+	assert_non_null(strstr(log, "key cocoinit.u8 ignored\n"
+				    "cocoinit: warning: 3 more unknown kernel command line keys ignored\n"));
+	assert_null(strstr(log, "cocoinit.u9"));
+	log_release();
+}
+
+static void test_read(void **state)
+{
+	char *root;
+	int fd;
+
+	(void)state;
+	root = tree_from_manifest("file proc/cmdline BOOT_IMAGE=/vmlinuz cocoinit.initdata_serial=\"my disk\" cocoinit.passfd=1\\n\n");
+	assert_non_null(root);
+	fd = tree_open(root);
+	assert_true(fd >= 0);
+	assert_int_equal(cmdline_read(fd, &cfg, err, sizeof(err)), 0);
+	assert_string_equal(cfg.serial, "my disk");
+	assert_true(cfg.passfd);
+	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	close(fd);
+	tree_remove(root);
+
+	root = tree_from_manifest("file proc/cmdline cocoinit.log=loud\n");
+	fd = tree_open(root);
+	assert_int_equal(cmdline_read(fd, &cfg, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "cocoinit.log: \"loud\" is not one of error, warn, info, debug");
+	close(fd);
+	tree_remove(root);
+
+	root = tree_from_manifest("dir proc\n");
+	fd = tree_open(root);
+	assert_int_equal(cmdline_read(fd, &cfg, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "reading /proc/cmdline: No such file or directory");
+
+	/* Bounded: a file longer than any kernel's command line is refused. */
+	{
+		int f = openat(fd, "proc/cmdline", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		static char big[40000];
+		memset(big, ' ', sizeof(big));
+		assert_true(f >= 0);
+		assert_int_equal(write(f, big, sizeof(big)), (ssize_t)sizeof(big));
+		close(f);
+		assert_int_equal(cmdline_read(fd, &cfg, err, sizeof(err)), -E2BIG);
+		assert_string_equal(err, "/proc/cmdline is longer than 32768 bytes");
+	}
+	close(fd);
+	tree_remove(root);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_initdata),
+		cmocka_unit_test(test_serial),
+		cmocka_unit_test(test_hint),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_scan),
+		cmocka_unit_test(test_dir),
+		cmocka_unit_test(test_max_bytes),
+		cmocka_unit_test(test_modules),
+		cmocka_unit_test(test_vsock_listen),
+		cmocka_unit_test(test_passfd),
+		cmocka_unit_test(test_passfd_port),
+		cmocka_unit_test(test_agent),
+		cmocka_unit_test(test_agent_mode),
+		cmocka_unit_test(test_on_error),
+		cmocka_unit_test(test_mount),
+		cmocka_unit_test(test_log),
+		cmocka_unit_test(test_quoting),
+		cmocka_unit_test(test_nul_ends),
+		cmocka_unit_test(test_later_wins),
+		cmocka_unit_test(test_error_keeps_cfg),
+		cmocka_unit_test(test_derived),
+		cmocka_unit_test(test_unknown_warned),
+		cmocka_unit_test(test_read),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

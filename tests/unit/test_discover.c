@@ -1,0 +1,812 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Discovery against trees laid out like the kernel's sysfs: each method
+ * finds the disk, lies and races are survived, two matches are never a
+ * pick, and the log says what happened. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cocoinit/discover.h"
+#include "cocoinit/log.h"
+#include "cocoinit/timing.h"
+#include "cocoinit/uevent.h"
+#include "cocoinit/util.h"
+#include "tree.h"
+
+static int logfd = -1;
+static char logbuf[65536];
+
+static int group_setup(void **state)
+{
+	logfd = memfd_create("log", MFD_CLOEXEC);
+	if (logfd < 0)
+		return -1;
+	log_set_fd(dup(logfd), LOG_SINK_PLAIN);
+	log_set_level(LOG_LVL_DEBUG);
+	return 0;
+}
+
+static void log_reset(void)
+{
+	assert_int_equal(ftruncate(logfd, 0), 0);
+	lseek(logfd, 0, SEEK_SET);
+}
+
+/* What was logged since log_reset(). */
+static const char *log_text(void)
+{
+	ssize_t n = pread(logfd, logbuf, sizeof(logbuf) - 1, 0);
+
+	logbuf[n > 0 ? n : 0] = '\0';
+	return logbuf;
+}
+
+static void assert_logged(const char *needle)
+{
+	const char *t = log_text();
+
+	if (!strstr(t, needle))
+		fail_msg("log lacks \"%s\"; it holds:\n%s", needle, t);
+}
+
+struct fixture {
+	char *root;
+	int rootfd;
+};
+
+static struct fixture fx_manifest(const char *manifest)
+{
+	struct fixture f = { .root = tree_from_manifest(manifest), .rootfd = -1 };
+
+	assert_non_null(f.root);
+	f.rootfd = tree_open(f.root);
+	assert_true(f.rootfd >= 0);
+	log_reset();
+	return f;
+}
+
+static struct fixture fx_file(const char *name)
+{
+	char path[512];
+	struct fixture f;
+
+	snprintf(path, sizeof(path), "%s/trees/%s", FIXTURES, name);
+	f.root = tree_from_file(path);
+	assert_non_null(f.root);
+	f.rootfd = tree_open(f.root);
+	assert_true(f.rootfd >= 0);
+	log_reset();
+	return f;
+}
+
+static void fx_done(struct fixture *f)
+{
+	close(f->rootfd);
+	tree_remove(f->root);
+}
+
+static struct discover_opts opts_for(const char *serial, size_t len, unsigned methods, const char *hint)
+{
+	struct discover_opts o = {
+		.serial = serial,
+		.serial_len = len,
+		.hint = hint,
+		.methods = methods,
+		.uevent_fd = -1,
+	};
+	return o;
+}
+#define OPTS(lit, methods, hint) opts_for(lit, sizeof(lit) - 1, methods, hint)
+
+static void test_hint_by_name(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdb");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_string_equal(res.name, "vdb");
+	assert_int_equal(res.method, DISCOVER_HINT);
+	assert_int_equal(res.kind, SERIAL_KIND_VIRTIO);
+	/* O(1): only the hinted disk was read */
+	assert_int_equal(res.examined, 1);
+	fx_done(&f);
+}
+
+static void test_hint_by_pci(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:05.0");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_HINT);
+	assert_int_equal(res.examined, 1);
+	fx_done(&f);
+}
+
+static void test_hint_pci_is_whole_component(void **state)
+{
+	/* 0000:00:05.0 must not match 0000:00:05.1 */
+	struct fixture f = fx_manifest("disk vdb serial=initdata pci=0000:00:05.1\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:05.0");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_logged("warning: initdata: hint 0000:00:05.0: no disk below that PCI device");
+	fx_done(&f);
+}
+
+static void test_wrong_hint_falls_through(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdc");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_logged("cocoinit: warning: initdata: hint vdc: its serial is another one; looking further");
+	fx_done(&f);
+}
+
+static void test_bad_hints_fall_through(void **state)
+{
+	static const char *const hints[][2] = {
+		{ "vdq", "hint vdq: no such disk" },
+		{ "0000:00:1f.0", "hint 0000:00:1f.0: no disk below that PCI device" },
+		{ "0000:00:06.0", "hint 0000:00:06.0: no disk of that PCI device has the serial" },
+		{ "vdc1", "hint vdc1: a partition, not a whole disk" },
+		{ "../vdb", "hint ../vdb: not a block device name" },
+	};
+	struct fixture f = fx_file("basic.tree");
+
+	for (size_t i = 0; i < sizeof(hints) / sizeof(hints[0]); i++) {
+		struct discover_opts o = OPTS("initdata", DISCOVER_HINT | DISCOVER_SYSFS, hints[i][0]);
+		struct discover_result res;
+
+		log_reset();
+		assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+		assert_string_equal(res.devnode, "/dev/vdb");
+		assert_int_equal(res.method, DISCOVER_SYSFS);
+		assert_logged(hints[i][1]);
+	}
+	fx_done(&f);
+}
+
+static void test_by_id(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_int_equal(res.examined, 1);
+	/* the partition's link is not the disk's */
+	o = OPTS("data-disk", DISCOVER_BYID, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	fx_done(&f);
+}
+
+static void test_sysfs(void **state)
+{
+	struct fixture f = fx_file("nobyid.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	/* vda, vdb, vdc, loop0: every whole disk, not the partition */
+	assert_int_equal(res.examined, 4);
+	/* no link was made: the caller did not ask */
+	struct stat st;
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
+	fx_done(&f);
+}
+
+static void test_only_sysfs_method(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, "vdb");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(res.examined, 3);
+	fx_done(&f);
+}
+
+static void test_not_found(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("missing", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	memset(&res, 0x55, sizeof(res));
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_int_equal(res.examined, 3);
+	assert_int_equal(res.n_matches, 0);
+	assert_true(res.elapsed_us < 60ull * 1000 * 1000);
+	fx_done(&f);
+}
+
+static void test_no_sysfs_at_all(void **state)
+{
+	struct fixture f = fx_manifest("dir dev\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdb");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_int_equal(res.examined, 0);
+	fx_done(&f);
+}
+
+static void test_ambiguous(void **state)
+{
+	struct fixture f = fx_file("ambiguous.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, 2);
+	assert_string_equal(res.matches[0], "vdb");
+	assert_string_equal(res.matches[1], "vdd");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(res.examined, 3);
+	fx_done(&f);
+}
+
+static void test_ambiguous_many(void **state)
+{
+	struct fixture f = fx_manifest("dir sys/class/block\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, NULL);
+	struct discover_result res;
+	char name[16];
+
+	for (int i = 0; i < 12; i++) {
+		snprintf(name, sizeof(name), "vd%c", 'a' + i);
+		assert_int_equal(tree_add_disk(f.root, name, "initdata", 8, NULL), 0);
+	}
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, DISCOVER_AMBIGUOUS_MAX);
+	assert_logged("12 disks have the serial");
+	fx_done(&f);
+}
+
+static void test_ambiguous_hint_pci(void **state)
+{
+	/* two LUNs of one virtio-scsi controller both answer */
+	struct fixture f = fx_manifest("disk sda serial=initdata pci=0000:00:07.0\n"
+				       "disk sdb serial=initdata pci=0000:00:07.0\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "0000:00:07.0");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, 2);
+	assert_string_equal(res.matches[0], "sda");
+	assert_string_equal(res.matches[1], "sdb");
+	fx_done(&f);
+}
+
+static void test_byid_misdirected(void **state)
+{
+	struct fixture f = fx_file("byid-bad.tree");
+	/* virtio-a_b names vdb ("a b"); the disk asked for is vdc ("a\tb") */
+	struct discover_opts o = OPTS("a\tb", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_logged("warning: initdata: by-id: virtio-a_b points at vdb, whose serial differs; ignored");
+	/* and the by-id step alone does not accept it */
+	o.methods = DISCOVER_BYID;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	fx_done(&f);
+}
+
+static void test_byid_dangling(void **state)
+{
+	struct fixture f = fx_file("byid-bad.tree");
+	struct discover_opts o = OPTS("gone", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(tree_add_disk(f.root, "vdy", "gone", 4, NULL), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdy");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_logged("cocoinit: initdata: by-id: virtio-gone skipped: No such file or directory");
+	fx_done(&f);
+}
+
+static void test_byid_loop(void **state)
+{
+	struct fixture f = fx_file("byid-bad.tree");
+	struct discover_opts o = OPTS("loop", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(tree_add_disk(f.root, "vdx", "loop", 4, NULL), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdx");
+	assert_logged("by-id: virtio-loop skipped: Too many levels of symbolic links");
+	fx_done(&f);
+}
+
+static void test_byid_to_other_place(void **state)
+{
+	/* A link out of dev/ into a file whose name is not a disk. */
+	struct fixture f = fx_manifest("disk vdb serial=initdata\n"
+				       "file etc/passwd root\n"
+				       "link dev/disk/by-id/virtio-initdata ../../../etc/passwd\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_logged("points at passwd, whose serial can't be read");
+	fx_done(&f);
+}
+
+static void test_serial_bytes(void **state)
+{
+	struct fixture f = fx_file("mixed.tree");
+	struct discover_result res;
+	struct discover_opts o = OPTS("\xffz", DISCOVER_AUTO, NULL);
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	/* spaces are bytes of the serial, trailing ones too */
+	o = OPTS("abc  def ", DISCOVER_AUTO, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	o = OPTS("abc def", DISCOVER_AUTO, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	o = OPTS("abc  def", DISCOVER_AUTO, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	fx_done(&f);
+}
+
+static void test_utf8_serial_byid(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=\\xc3\\xa9t\\xc3\\xa9\n");
+	struct discover_opts o = OPTS("\xc3\xa9t\xc3\xa9", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	char target[64];
+
+	o.create_byid = true;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-\xc3\xa9t\xc3\xa9", target, sizeof(target));
+	assert_int_equal(n, 9);
+	assert_memory_equal(target, "../../vdb", 9);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	fx_done(&f);
+}
+
+static void test_nvme_padding(void **state)
+{
+	struct fixture f = fx_file("mixed.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	struct stat st;
+
+	o.create_byid = true;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/nvme0n1");
+	assert_int_equal(res.kind, SERIAL_KIND_NVME);
+	/* "virtio-" names are for virtio disks only */
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
+	/* a serial with the padding is another serial */
+	o = OPTS("initdata            ", DISCOVER_AUTO, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	fx_done(&f);
+}
+
+static void test_scsi(void **state)
+{
+	struct fixture f = fx_file("mixed.tree");
+	struct discover_opts o = OPTS("scsi-serial", DISCOVER_AUTO, "sda");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/sda");
+	assert_int_equal(res.kind, SERIAL_KIND_SCSI);
+	assert_int_equal(res.method, DISCOVER_HINT);
+	fx_done(&f);
+}
+
+static void test_vpd_lengths(void **state)
+{
+	struct fixture f = fx_manifest(
+		"disk sda\n"
+		"file sys/class/block/sda/device/vpd_pg80 \\x00\\x80\\x00\\x40initdata\n"
+		"disk sdb\n"
+		"file sys/class/block/sdb/device/vpd_pg80 \\x00\\x80\\x00\\x00initdata\n"
+		"disk sdc\n"
+		"file sys/class/block/sdc/device/vpd_pg80 \\x00\\x80\\xff\\xffother\n"
+		"disk sdd\n"
+		"file sys/class/block/sdd/device/vpd_pg80 \\x00\\x80\\xff\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, NULL);
+	struct discover_result res;
+
+	/* sda claims 64 bytes and has 8: the 8 are its serial; sdb says 0 */
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/sda");
+	assert_int_equal(res.examined, 4);
+	assert_logged("sysfs: sdb skipped: No data available");
+	assert_logged("sysfs: sdd skipped: Bad message");
+	o = OPTS("other", DISCOVER_SYSFS, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/sdc");
+	fx_done(&f);
+}
+
+static void test_vanishing_entries(void **state)
+{
+	/* vdb's device directory is gone after readdir saw its class link;
+	 * vdc's serial is a dangling link; vdd answers. */
+	struct fixture f = fx_manifest("link sys/class/block/vdb ../../devices/pci0000:00/0000:00:05.0/virtio9/block/vdb\n"
+				       "disk vdc\n"
+				       "link sys/class/block/vdc/serial nowhere\n"
+				       "disk vdd serial=initdata\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdd");
+	assert_logged("sysfs: vdb skipped: No such file or directory");
+	assert_logged("sysfs: vdc skipped: Too many levels of symbolic links");
+	fx_done(&f);
+}
+
+static void test_partitions_ignored(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=other\n"
+				       "part vdb1 of=vdb\n"
+				       "file sys/class/block/vdb1/serial initdata\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdb1");
+	struct discover_result res;
+	enum serial_kind kind;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_int_equal(res.examined, 1);
+	assert_int_equal(discover_check_disk(f.rootfd, "vdb1", &o, &kind), 0);
+	o = OPTS("other", DISCOVER_SYSFS, NULL);
+	assert_int_equal(discover_check_disk(f.rootfd, "vdb", &o, &kind), 1);
+	assert_int_equal(kind, SERIAL_KIND_VIRTIO);
+	fx_done(&f);
+}
+
+static void test_make_byid_then_found(void **state)
+{
+	struct fixture f = fx_file("nobyid.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	char target[64];
+
+	o.create_byid = true;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-initdata", target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "../../vdc");
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_int_equal(res.examined, 1);
+	fx_done(&f);
+}
+
+static void test_make_byid_keeps_existing(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=initdata\n"
+				       "link dev/disk/by-id/virtio-initdata ../../vdq\n");
+	char target[64];
+
+	assert_int_equal(discover_make_byid(f.rootfd, "initdata", 8, "vdb"), 0);
+	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-initdata", target, sizeof(target) - 1);
+	assert_int_equal(n, 9);
+	assert_memory_equal(target, "../../vdq", 9);
+	assert_int_equal(discover_make_byid(f.rootfd, "   ", 3, "vdb"), -ENOENT);
+	assert_int_equal(discover_make_byid(f.rootfd, "a/../b", 6, "vdb"), -EINVAL);
+	assert_int_equal(discover_make_byid(f.rootfd, "ok", 2, "../vdb"), -EINVAL);
+	fx_done(&f);
+}
+
+static void test_make_byid_subdirectory(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=x/y\n");
+	struct discover_opts o = OPTS("x/y", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	char target[64];
+	struct stat st;
+
+	o.create_byid = true;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-x", &st, AT_SYMLINK_NOFOLLOW), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-x/y", target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_string_equal(target, "../../../vdb");
+	/* it resolves to the disk */
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-x/y", &st, 0), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	fx_done(&f);
+}
+
+static void test_make_byid_no_symlink_dirs(void **state)
+{
+	/* a planted link where a directory goes is not followed */
+	struct fixture f = fx_manifest("disk vdb serial=initdata\n"
+				       "dir elsewhere\n"
+				       "link dev/disk ../elsewhere\n");
+
+	assert_true(discover_make_byid(f.rootfd, "initdata", 8, "vdb") < 0);
+	struct stat st;
+	assert_int_equal(fstatat(f.rootfd, "elsewhere/by-id", &st, AT_SYMLINK_NOFOLLOW), -1);
+	fx_done(&f);
+}
+
+static void test_truncation_20(void **state)
+{
+	/* runtime-rs style serial, cut to 20 bytes by the device */
+	struct fixture f = fx_manifest("disk vdb serial=image-0123456789abcdef\n"
+				       "disk vdc serial=image-0123456789abcd\n");
+	struct discover_opts o = OPTS("image-0123456789abcdef", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	char target[64];
+
+	o.create_byid = true;
+	/* vdb's 22-byte file reads as 20 bytes, as the kernel shows it: both match */
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_logged("warning: initdata: serial=image-0123456789abcdef is longer than 20 bytes");
+	fx_done(&f);
+
+	f = fx_manifest("disk vdc serial=image-0123456789abcd\n");
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	/* the link carries udev's name for what the device reports */
+	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-image-0123456789abcd", target, sizeof(target));
+	assert_int_equal(n, 9);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	/* a 19-byte prefix is not the serial */
+	o = OPTS("image-0123456789abc", DISCOVER_AUTO, NULL);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	fx_done(&f);
+}
+
+/* The kernel's virtio-blk names: vda..vdz, vdaa..vdzz, vdaaa... */
+static void vd_name(unsigned idx, char *out)
+{
+	char tmp[8];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('a' + idx % 26);
+		idx = idx / 26;
+	} while (idx-- > 0);
+	out[0] = 'v';
+	out[1] = 'd';
+	for (int i = 0; i < n; i++)
+		out[2 + i] = tmp[n - 1 - i];
+	out[2 + n] = '\0';
+}
+
+static void test_4096_disks(void **state)
+{
+	struct fixture f = fx_manifest("dir dev/disk/by-id\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	char name[16], serial[32];
+
+	for (unsigned i = 0; i < 4096; i++) {
+		vd_name(i, name);
+		int n = snprintf(serial, sizeof(serial), i == 4000 ? "initdata" : "disk-%u", i);
+		assert_int_equal(tree_add_disk(f.root, name, serial, (size_t)n, NULL), 0);
+	}
+	vd_name(4000, name);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.name, name);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(res.examined, 4096);
+	/* one more with the serial makes it ambiguous, whatever readdir's order */
+	assert_int_equal(tree_add_disk(f.root, "vdzzz", "initdata", 8, NULL), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, 2);
+	assert_string_equal(res.matches[0], name);
+	assert_string_equal(res.matches[1], "vdzzz");
+	fx_done(&f);
+}
+
+static void test_method_names(void **state)
+{
+	assert_string_equal(discover_method_name(DISCOVER_HINT), "hint");
+	assert_string_equal(discover_method_name(DISCOVER_BYID), "by-id");
+	assert_string_equal(discover_method_name(DISCOVER_SYSFS), "sysfs");
+	assert_string_equal(discover_method_name(DISCOVER_UEVENT), "uevent");
+	assert_string_equal(discover_method_name(DISCOVER_MAGIC), "magic");
+}
+
+static void test_bad_opts(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -EINVAL);
+	assert_int_equal(res.examined, 0);
+	fx_done(&f);
+}
+
+static void test_single_steps_start_clean(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, "vdb");
+	struct discover_result res;
+
+	memset(&res, 0x55, sizeof(res));
+	assert_int_equal(discover_by_sysfs(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.examined, 3);
+	assert_int_equal(res.n_matches, 0);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	memset(&res, 0x55, sizeof(res));
+	assert_int_equal(discover_by_hint(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.examined, 1);
+	memset(&res, 0x55, sizeof(res));
+	assert_int_equal(discover_by_id(f.rootfd, &o, &res), 0);
+	assert_int_equal(res.examined, 1);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	/* no socket: nothing to wait on */
+	memset(&res, 0x55, sizeof(res));
+	assert_int_equal(discover_by_uevent(f.rootfd, &o, timing_now_us() + 1000, &res), -ENOENT);
+	assert_int_equal(res.examined, 0);
+	fx_done(&f);
+}
+
+static void test_magic_only_when_asked(void **state)
+{
+	/* basic.tree's vdb holds the magic; vdc1's serial does not matter */
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("no-such-serial", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	o.methods |= DISCOVER_MAGIC;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_MAGIC);
+	fx_done(&f);
+}
+
+/* A real block device of this machine, to replay a kernel uevent for. */
+static const char *real_disk(void)
+{
+	static const char *const names[] = { "loop0", "loop1", "vda", "sda", "nvme0n1", "zram0" };
+	char path[64];
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "/sys/class/block/%s/uevent", names[i]);
+		if (access(path, W_OK) == 0)
+			return names[i];
+	}
+	return NULL;
+}
+
+static int replay_add(const char *disk)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/sys/class/block/%s/uevent", disk);
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	int r = util_write_all(fd, "add", 3);
+	close(fd);
+	return r;
+}
+
+static void test_uevent_real_kernel_event(void **state)
+{
+	const char *disk = real_disk();
+	char manifest[128];
+	struct discover_result res;
+	int fd;
+
+	if (!disk) {
+		skip();
+		return;
+	}
+	fd = uevent_open();
+	if (fd < 0) {
+		skip();
+		return;
+	}
+	/* The tree says the disk that announces itself has our serial; the
+	 * event comes from the real kernel, the serial from the tree. */
+	snprintf(manifest, sizeof(manifest), "disk %s serial=initdata\n", disk);
+	struct fixture f = fx_manifest(manifest);
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	o.uevent_fd = fd;
+	o.timeout_ms = 20000;
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.name, disk);
+	assert_int_equal(res.method, DISCOVER_UEVENT);
+	assert_true(res.examined >= 1);
+
+	/* a disk whose serial differs is looked at and passed over until the deadline */
+	o = OPTS("another", DISCOVER_UEVENT, NULL);
+	o.uevent_fd = fd;
+	o.timeout_ms = 300;
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_true(res.examined >= 1);
+	close(fd);
+	fx_done(&f);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_hint_by_name),
+		cmocka_unit_test(test_hint_by_pci),
+		cmocka_unit_test(test_hint_pci_is_whole_component),
+		cmocka_unit_test(test_wrong_hint_falls_through),
+		cmocka_unit_test(test_bad_hints_fall_through),
+		cmocka_unit_test(test_by_id),
+		cmocka_unit_test(test_sysfs),
+		cmocka_unit_test(test_only_sysfs_method),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_no_sysfs_at_all),
+		cmocka_unit_test(test_ambiguous),
+		cmocka_unit_test(test_ambiguous_many),
+		cmocka_unit_test(test_ambiguous_hint_pci),
+		cmocka_unit_test(test_byid_misdirected),
+		cmocka_unit_test(test_byid_dangling),
+		cmocka_unit_test(test_byid_loop),
+		cmocka_unit_test(test_byid_to_other_place),
+		cmocka_unit_test(test_serial_bytes),
+		cmocka_unit_test(test_utf8_serial_byid),
+		cmocka_unit_test(test_nvme_padding),
+		cmocka_unit_test(test_scsi),
+		cmocka_unit_test(test_vpd_lengths),
+		cmocka_unit_test(test_vanishing_entries),
+		cmocka_unit_test(test_partitions_ignored),
+		cmocka_unit_test(test_make_byid_then_found),
+		cmocka_unit_test(test_make_byid_keeps_existing),
+		cmocka_unit_test(test_make_byid_subdirectory),
+		cmocka_unit_test(test_make_byid_no_symlink_dirs),
+		cmocka_unit_test(test_truncation_20),
+		cmocka_unit_test(test_4096_disks),
+		cmocka_unit_test(test_method_names),
+		cmocka_unit_test(test_bad_opts),
+		cmocka_unit_test(test_single_steps_start_clean),
+		cmocka_unit_test(test_magic_only_when_asked),
+		cmocka_unit_test(test_uevent_real_kernel_event),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, NULL);
+}

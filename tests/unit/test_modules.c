@@ -1,0 +1,384 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Module loading against a fake lib/modules/<release> tree and against this
+ * machine's real modules.dep: sys_finit_module() is replaced
+ * (-Wl,--wrap=sys_finit_module) and records which file each call got, so the
+ * tests assert the load order, that shared dependencies load once, that
+ * EEXIST is fine, and the error a user sees. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cocoinit/modules.h"
+#include "cocoinit/util.h"
+#include "tree.h"
+
+#define REL "6.0-test"
+
+static char loaded[64][64]; /* basenames without ".ko", in load order */
+static size_t n_loaded;
+static const char *fail_name; /* finit_module of this file fails with fail_errno */
+static int fail_errno;
+static char *root;
+
+int __wrap_sys_finit_module(int fd, const char *params, int flags);
+
+int __wrap_sys_finit_module(int fd, const char *params, int flags)
+{
+	char link[64], path[4096];
+	ssize_t n;
+	const char *base;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, path, sizeof(path) - 1);
+	assert_true(n > 0);
+	path[n] = '\0';
+	assert_string_equal(params, "");
+	assert_int_equal(flags, 0);
+	/* The fd is the module file, opened read-only. */
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	base = strrchr(path, '/') + 1;
+	assert_true(n_loaded < 64);
+	snprintf(loaded[n_loaded], sizeof(loaded[0]), "%.*s", (int)(strlen(base) - 3), base);
+	n_loaded++;
+	if (fail_name && strcmp(loaded[n_loaded - 1], fail_name) == 0)
+		return -fail_errno;
+	return 0;
+}
+
+static const char manifest[] =
+	"file lib/modules/" REL "/modules.dep "
+	"kernel/a.ko: kernel/b.ko kernel/c.ko\\n"
+	"kernel/b.ko: kernel/c.ko\\n"
+	"kernel/c.ko:\\n"
+	"\\n"
+	"kernel/drivers/nvme/host/nvme-core.ko:\\n"
+	"kernel/drivers/nvme/host/nvme.ko: kernel/drivers/nvme/host/nvme-core.ko kernel/lib/crc-t10dif.ko\\n"
+	"kernel/lib/crc-t10dif.ko:\\n"
+	"kernel/x.ko.xz:\\n"
+	"kernel/y.ko: kernel/x.ko.xz\\n"
+	"kernel/loop1.ko: kernel/loop2.ko\\n"
+	"kernel/loop2.ko: kernel/loop1.ko\\n"
+	"kernel/missingdep.ko: kernel/ghost.ko\\n"
+	"kernel/nofile.ko:\\n"
+	"/opt/extra/ext.ko: kernel/c.ko\\n"
+	"kernel/last.ko:\n"
+	"file lib/modules/" REL "/modules.builtin kernel/drivers/block/virtio_blk.ko\\nkernel/fs/ext4/ext4.ko\\n\n"
+	"file lib/modules/" REL "/kernel/a.ko a\n"
+	"file lib/modules/" REL "/kernel/b.ko b\n"
+	"file lib/modules/" REL "/kernel/c.ko c\n"
+	"file lib/modules/" REL "/kernel/drivers/nvme/host/nvme-core.ko x\n"
+	"file lib/modules/" REL "/kernel/drivers/nvme/host/nvme.ko x\n"
+	"file lib/modules/" REL "/kernel/lib/crc-t10dif.ko x\n"
+	"file lib/modules/" REL "/kernel/x.ko.xz x\n"
+	"file lib/modules/" REL "/kernel/y.ko x\n"
+	"file lib/modules/" REL "/kernel/loop1.ko x\n"
+	"file lib/modules/" REL "/kernel/loop2.ko x\n"
+	"file lib/modules/" REL "/kernel/missingdep.ko x\n"
+	"file lib/modules/" REL "/kernel/last.ko x\n"
+	"file opt/extra/ext.ko x\n";
+
+static int setup(void **state)
+{
+	(void)state;
+	n_loaded = 0;
+	fail_name = NULL;
+	fail_errno = 0;
+	root = tree_from_manifest(manifest);
+	assert_non_null(root);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	tree_remove(root);
+	root = NULL;
+	return 0;
+}
+
+static int load(const char *const *names, size_t n, char *err, size_t errsz)
+{
+	char list[16][64];
+	int fd = tree_open(root), r;
+
+	assert_true(fd >= 0);
+	assert_true(n <= 16);
+	memset(list, 0, sizeof(list));
+	for (size_t i = 0; i < n; i++)
+		snprintf(list[i], sizeof(list[i]), "%s", names[i]);
+	err[0] = '\0';
+	r = modules_load(fd, REL, (const char(*)[64])list, n, err, errsz);
+	close(fd);
+	return r;
+}
+
+static void assert_loaded(const char *const *want, size_t n)
+{
+	for (size_t i = 0; i < n && i < n_loaded; i++)
+		assert_string_equal(loaded[i], want[i]);
+	assert_int_equal(n_loaded, n);
+}
+
+static void test_deps_first(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "a" };
+	static const char *const want[] = { "c", "b", "a" };
+
+	(void)state;
+	assert_int_equal(load(names, 1, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_loaded(want, 3);
+}
+
+static void test_shared_once(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "b", "a", "c", "b" };
+	static const char *const want[] = { "c", "b", "a" };
+
+	(void)state;
+	assert_int_equal(load(names, 4, err, sizeof(err)), 0);
+	assert_loaded(want, 3);
+}
+
+static void test_dash_underscore(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "nvme_core", "crc_t10dif" };
+	static const char *const want[] = { "nvme-core", "crc-t10dif" };
+	static const char *const names2[] = { "nvme" };
+	/* modules.dep's last dependency loads first, as with modprobe. */
+	static const char *const want2[] = { "crc-t10dif", "nvme-core", "nvme" };
+
+	(void)state;
+	assert_int_equal(load(names, 2, err, sizeof(err)), 0);
+	assert_loaded(want, 2);
+	n_loaded = 0;
+	assert_int_equal(load(names2, 1, err, sizeof(err)), 0);
+	assert_loaded(want2, 3);
+}
+
+static void test_eexist_fine(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "a" };
+	static const char *const want[] = { "c", "b", "a" };
+
+	(void)state;
+	fail_name = "c";
+	fail_errno = EEXIST;
+	assert_int_equal(load(names, 1, err, sizeof(err)), 0);
+	assert_string_equal(err, "");
+	assert_loaded(want, 3);
+}
+
+static void test_finit_error(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "nvme", "a" };
+	static const char *const want[] = { "crc-t10dif" };
+
+	(void)state;
+	fail_name = "crc-t10dif";
+	fail_errno = ENOEXEC;
+	assert_int_equal(load(names, 2, err, sizeof(err)), -ENOEXEC);
+	assert_string_equal(err, "module crc-t10dif (kernel/lib/crc-t10dif.ko): finit_module: Exec format error");
+	/* Nothing after the failure is loaded. */
+	assert_loaded(want, 1);
+}
+
+static void test_not_found(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "a", "virtio_scsi" };
+	static const char *const want[] = { "c", "b", "a" };
+
+	(void)state;
+	assert_int_equal(load(names, 2, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "module virtio_scsi not found in lib/modules/" REL "/modules.dep");
+	assert_loaded(want, 3);
+}
+
+static void test_builtin(void **state)
+{
+	char err[256];
+	static const char *const names[] = { "virtio-blk", "ext4", "c" };
+	static const char *const want[] = { "c" };
+
+	(void)state;
+	/* Built into the kernel: nothing to load, and no error. */
+	assert_int_equal(load(names, 3, err, sizeof(err)), 0);
+	assert_loaded(want, 1);
+}
+
+static void test_broken_entries(void **state)
+{
+	char err[256];
+	static const char *const y[] = { "y" };
+	static const char *const loop[] = { "loop2" };
+	static const char *const dep[] = { "missingdep" };
+	static const char *const nofile[] = { "nofile" };
+	static const char *const ext[] = { "ext", "last" };
+	static const char *const want_ext[] = { "c", "ext", "last" };
+
+	(void)state;
+	assert_int_equal(load(y, 1, err, sizeof(err)), -ENOTSUP);
+	assert_string_equal(err, "module x: kernel/x.ko.xz is compressed or not a .ko file; only uncompressed .ko "
+				 "modules are supported");
+	assert_int_equal(load(loop, 1, err, sizeof(err)), -ELOOP);
+	assert_string_equal(err, "module loop2: dependency loop in lib/modules/" REL "/modules.dep");
+	assert_int_equal(load(dep, 1, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "module missingdep needs ghost, which is not in lib/modules/" REL "/modules.dep");
+	assert_int_equal(load(nofile, 1, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "module nofile: open lib/modules/" REL "/kernel/nofile.ko: No such file or directory");
+	assert_int_equal(n_loaded, 0);
+	/* An absolute path is below rootfd; the last line needs no newline. */
+	assert_int_equal(load(ext, 2, err, sizeof(err)), 0);
+	assert_loaded(want_ext, 3);
+}
+
+static void test_bad_tree(void **state)
+{
+	char err[256], list[1][64] = { "a" };
+	int fd = tree_open(root);
+
+	(void)state;
+	assert_int_equal(modules_load(fd, "none", (const char(*)[64])list, 1, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "lib/modules/none: No such file or directory");
+	assert_int_equal(modules_load(fd, "..", (const char(*)[64])list, 1, err, sizeof(err)), -EINVAL);
+	assert_int_equal(modules_load(fd, "a/b", (const char(*)[64])list, 1, err, sizeof(err)), -EINVAL);
+	/* Nothing asked, nothing read. */
+	assert_int_equal(modules_load(fd, "none", (const char(*)[64])list, 0, err, sizeof(err)), 0);
+
+	assert_int_equal(mkdirat(fd, "lib/modules/empty", 0755), 0);
+	assert_int_equal(modules_load(fd, "empty", (const char(*)[64])list, 1, err, sizeof(err)), -ENOENT);
+	assert_string_equal(err, "lib/modules/empty/modules.dep: No such file or directory");
+
+	/* Bounded: a modules.dep beyond 16 MiB is refused before it is read. */
+	int f = openat(fd, "lib/modules/empty/modules.dep", O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(f >= 0);
+	assert_int_equal(ftruncate(f, 17 * 1024 * 1024), 0);
+	close(f);
+	assert_int_equal(modules_load(fd, "empty", (const char(*)[64])list, 1, err, sizeof(err)), -EFBIG);
+	assert_string_equal(err, "lib/modules/empty/modules.dep is larger than 16777216 bytes");
+	assert_int_equal(n_loaded, 0);
+	close(fd);
+}
+
+static ssize_t loaded_index(const char *base, size_t len)
+{
+	for (size_t i = 0; i < n_loaded; i++)
+		if (strlen(loaded[i]) == len && memcmp(loaded[i], base, len) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Every loaded module comes after each hard dependency modules.dep lists. */
+static void assert_dependency_order(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[8192];
+	unsigned checked = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f)) {
+		char *colon = strchr(line, ':'), *tok, *save;
+		if (!colon)
+			continue;
+		*colon = '\0';
+		const char *b = strrchr(line, '/') ? strrchr(line, '/') + 1 : line;
+		ssize_t me = loaded_index(b, strlen(b) - 3);
+		if (me < 0)
+			continue;
+		for (tok = strtok_r(colon + 1, " \n", &save); tok; tok = strtok_r(NULL, " \n", &save)) {
+			const char *db = strrchr(tok, '/') ? strrchr(tok, '/') + 1 : tok;
+			ssize_t dep = loaded_index(db, strlen(db) - 3);
+			if (dep < 0 || dep >= me)
+				fail_msg("%s loaded at %zd, its dependency %s at %zd", b, me, db, dep);
+			checked++;
+		}
+	}
+	fclose(f);
+	assert_true(checked >= 8);
+}
+
+/* This machine's Debian kernel: the chains the boot tests load. */
+static void test_real_modules_dep(void **state)
+{
+	static const char *const names[] = { "virtio_pci", "virtio_blk", "vsock_loopback" };
+	static const char *const want[] = { "virtio_ring", "virtio", "virtio_pci_modern_dev", "virtio_pci_legacy_dev",
+					    "virtio_pci", "virtio_blk", "vsock", "vmw_vsock_virtio_transport_common",
+					    "vsock_loopback" };
+	char rel[256] = "", path[512], err[256], list[3][64];
+	struct utsname u;
+	struct stat st;
+	int fd;
+
+	(void)state;
+	/* The running kernel's, else the Debian kernel installed for the boot tests. */
+	assert_int_equal(uname(&u), 0);
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", u.release);
+	if (stat(path, &st) == 0) {
+		snprintf(rel, sizeof(rel), "%s", u.release);
+	} else {
+		DIR *d = opendir("/lib/modules");
+		struct dirent *de;
+		while (d && (de = readdir(d))) {
+			snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", de->d_name);
+			if (de->d_name[0] != '.' && strlen(de->d_name) < 64 && stat(path, &st) == 0) {
+				snprintf(rel, sizeof(rel), "%s", de->d_name);
+				break;
+			}
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!rel[0]) {
+		print_message("skipped: no /lib/modules/*/modules.dep on this machine\n");
+		skip();
+	}
+	for (size_t i = 0; i < 3; i++)
+		snprintf(list[i], sizeof(list[i]), "%s", names[i]);
+	fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	int r = modules_load(fd, rel, (const char(*)[64])list, 3, err, sizeof(err));
+	if (r < 0)
+		print_error("modules_load(%s): %s\n", rel, err);
+	assert_int_equal(r, 0);
+	close(fd);
+	assert_loaded(want, ARRAY_SIZE(want));
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.dep", rel);
+	assert_dependency_order(path);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_deps_first, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_shared_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dash_underscore, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eexist_fine, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_finit_error, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_builtin, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_broken_entries, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_tree, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_real_modules_dep, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* state.json: hostile strings come out as valid JSON (checked byte for byte
+ * and by python3's json parser), the document has the version-1 shape with
+ * the values cocoinit recorded, and it is written atomically with mode 0644
+ * into a temporary root tree. */
+#include <errno.h>
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "cocoinit/state.h"
+#include "cocoinit/util.h"
+
+static void test_escape_hostile(void **state)
+{
+	char out[256];
+	const char in[] = "a\"b\\c\n\t\x01\x1f\x7f\x80\xff/z";
+	int n = state_json_string(out, sizeof(out), in, sizeof(in) - 1);
+
+	assert_string_equal(out, "\"a\\\"b\\\\c\\u000a\\u0009\\u0001\\u001f\\u007f\\u0080\\u00ff/z\"");
+	assert_int_equal(n, (int)strlen(out));
+}
+
+static void test_escape_nul_and_empty(void **state)
+{
+	char out[64];
+
+	/* A NUL inside a serial is data, not the end of it. */
+	assert_int_equal(state_json_string(out, sizeof(out), "a\0b", 3), 10);
+	assert_string_equal(out, "\"a\\u0000b\"");
+	assert_int_equal(state_json_string(out, sizeof(out), "", 0), 2);
+	assert_string_equal(out, "\"\"");
+}
+
+static void test_escape_no_space(void **state)
+{
+	char out[8];
+
+	assert_int_equal(state_json_string(out, sizeof(out), "abcdef", 6), -ENOSPC);
+	/* One escaped byte needs six: never half of an escape. */
+	assert_int_equal(state_json_string(out, sizeof(out), "\x01", 1), -ENOSPC);
+	assert_int_equal(state_json_string(out, sizeof(out), "abcde", 5), 7);
+	assert_int_equal(state_json_string(out, 2, "", 0), -ENOSPC);
+}
+
+static void test_escape_every_byte(void **state)
+{
+	char in[256];
+	char out[256 * 6 + 3];
+	int n;
+
+	for (int i = 0; i < 256; i++)
+		in[i] = (char)i;
+	n = state_json_string(out, sizeof(out), in, sizeof(in));
+	assert_true(n > 0);
+	/* Only printable ASCII leaves the function unescaped. */
+	for (int i = 1; i < n - 1; i++)
+		assert_true(out[i] >= 0x20 && out[i] < 0x7f);
+}
+
+static char root[] = "/tmp/test_state.XXXXXX";
+
+static void put(const char *rel, const char *text)
+{
+	char path[512], cmd[600];
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p \"$(dirname '%s/%s')\"", root, rel);
+	assert_int_equal(system(cmd), 0);
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* Runs python3 on the state file with an assertion script; 0 when it holds. */
+static int python_check(const char *path, const char *checks, bool quiet)
+{
+	char prog[4096];
+	pid_t pid;
+	int status;
+
+	snprintf(prog, sizeof(prog),
+		 "import json,sys\n"
+		 "raw=open(sys.argv[1],'rb').read()\n"
+		 "d=json.loads(raw.decode('ascii'))\n"
+		 "%s\n",
+		 checks);
+	pid = fork();
+	if (pid == 0) {
+		if (quiet)
+			freopen("/dev/null", "w", stderr);
+		execlp("python3", "python3", "-c", prog, path, (char *)NULL);
+		_exit(127);
+	}
+	assert_true(pid > 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_not_equal(WEXITSTATUS(status), 127);
+	return WEXITSTATUS(status);
+}
+
+static void test_write_shape(void **state)
+{
+	static struct state st;
+	static struct config cfg;
+	struct vsock_listener ls[2] = { { .fd = 17, .port = 1027, .name = "passfd" }, { .fd = 4, .port = 1025, .name = "lo\"g" } };
+	char path[512];
+	struct stat s;
+	int rootfd;
+
+	put("proc/meminfo", "MemTotal:        2017852 kB\nMemFree:          1889000 kB\n");
+	put("sys/devices/system/cpu/online", "0-2,5\n");
+	put("proc/self/mounts", "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
+				"tmpfs /run tmpfs rw,nosuid,nodev,mode=755 0 0\n"
+				"bad\\x01src /mnt/\xff 9p rw 0 0\n");
+	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+
+	cmdline_defaults(&cfg);
+	cfg.initdata = INITDATA_REQUIRED;
+	st.found = 1;
+	util_strlcpy(st.device, "/dev/vdc", sizeof(st.device));
+	util_strlcpy(st.method, "sysfs", sizeof(st.method));
+	util_strlcpy(st.format, "kata-raw", sizeof(st.format));
+	util_strlcpy(st.dir, "/run/confidential-containers/initdata", sizeof(st.dir));
+	memcpy(st.serial, "in\"it\x01\xe9", 7);
+	st.serial_len = 7;
+	st.examined = 6;
+	st.t_mounts = 11;
+	st.t_discover = 812;
+	st.t_boot = 3000000;
+	state_add_error(&st, "first \"error\"\n");
+	for (int i = 0; i < STATE_MAX_ERRORS + 3; i++)
+		state_add_error(&st, "more");
+	umask(077);
+	assert_int_equal(state_write(rootfd, &st, &cfg, ls, 2), 0);
+	umask(022);
+
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", root);
+	assert_int_equal(stat(path, &s), 0);
+	assert_int_equal(s.st_mode & 07777, 0644);
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json.tmp", root);
+	assert_int_equal(access(path, F_OK), -1);
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", root);
+
+	assert_int_equal(python_check(path,
+				      "assert d['version']==1\n"
+				      "i=d['initdata']\n"
+				      "assert i['found'] is True and i['device']=='/dev/vdc' and i['method']=='sysfs'\n"
+				      "assert i['format']=='kata-raw' and i['mode']=='required' and i['examined']==6\n"
+				      "assert i['serial']=='in\"it\\x01\\xe9', repr(i['serial'])\n"
+				      "assert i['dir']=='/run/confidential-containers/initdata'\n"
+				      "assert d['listeners']==[{'fd':3,'port':1027,'name':'passfd'},{'fd':4,'port':1025,'name':'lo\"g'}]\n"
+				      "m=d['mounts']\n"
+				      "assert m[1]=={'source':'tmpfs','target':'/run','type':'tmpfs','options':'rw,nosuid,nodev,mode=755'}, m\n"
+				      "assert m[2]['target']=='/mnt/\\xff', m\n"
+				      "assert d['resources']=={'cpus_online':4,'mem_total_kib':2017852}\n"
+				      "t=d['timing_us']\n"
+				      "assert t['mounts']==11 and t['discover']==812 and t['boot']==3000000\n"
+				      "assert set(t)=={'mounts','modules','listen','discover','consume','total','boot'}\n"
+				      "assert d['errors'][0]=='first \"error\"\\n' and len(d['errors'])==8\n"
+				      "assert d['agent']['mode']=='exec' and d['agent']['on_error']=='poweroff'\n", false),
+			 0);
+	/* A check that does not hold is reported: the oracle can fail. */
+	assert_int_not_equal(python_check(path, "assert d['version']==2", true), 0);
+	close(rootfd);
+}
+
+static void test_write_not_found(void **state)
+{
+	static struct state st;
+	static struct config cfg;
+	char path[512];
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(rootfd >= 0);
+	cmdline_defaults(&cfg);
+	memcpy(st.serial, "initdata", 8);
+	st.serial_len = 8;
+	state_add_error(&st, "initdata: no disk with serial=initdata within 2000ms");
+	assert_int_equal(state_write(rootfd, &st, &cfg, NULL, 0), 0);
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", root);
+	assert_int_equal(python_check(path,
+				      "i=d['initdata']\n"
+				      "assert i['found'] is False and i['device'] is None and i['format'] is None\n"
+				      "assert d['listeners']==[]\n"
+				      "assert d['errors']==['initdata: no disk with serial=initdata within 2000ms']\n", false),
+			 0);
+	close(rootfd);
+}
+
+static int setup(void **state)
+{
+	return mkdtemp(root) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", root);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape_hostile),
+		cmocka_unit_test(test_escape_nul_and_empty),
+		cmocka_unit_test(test_escape_no_space),
+		cmocka_unit_test(test_escape_every_byte),
+		cmocka_unit_test(test_write_shape),
+		cmocka_unit_test(test_write_not_found),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
