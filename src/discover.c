@@ -172,10 +172,15 @@ static void discover_warn_hint(const char *hint, const char *why)
 		 log_escape(esc, sizeof(esc), hint, strnlen(hint, DISCOVER_NAME_MAX)), why);
 }
 
-static int discover_hint_pci(int sysfd, const struct discover_opts *opts, struct discover_result *result)
+/* Checks every whole disk of sys/class/block (only those below the PCI
+ * device `pci` when it is set) and reports the outcome for method m:
+ * 0 with one match, -ENOTUNIQ with several, -ENOENT with none. *ret_under
+ * counts the entries looked at. */
+static int discover_scan(int sysfd, const struct discover_opts *opts, const char *pci, enum discover_method m,
+			 struct discover_result *result, size_t *ret_under)
 {
-	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
 	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
+	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
 	enum serial_kind kind = SERIAL_KIND_VIRTIO, k;
 	size_t n = 0, under = 0;
 	struct dirent *de;
@@ -188,10 +193,16 @@ static int discover_hint_pci(int sysfd, const struct discover_opts *opts, struct
 		return -errno;
 	dfd = -1;
 	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || !discover_under_pci(sysfd, de->d_name, opts->hint))
+		if (de->d_name[0] == '.' || (pci && !discover_under_pci(sysfd, de->d_name, pci)))
 			continue;
 		under++;
-		if (discover_check_at(sysfd, de->d_name, opts, result, &k) == 1) {
+		int r = discover_check_at(sysfd, de->d_name, opts, result, &k);
+		if (r < 0) {
+			/* Disks come and go, loop0 and sr0 have no serial. */
+			log_debug("initdata: %s: %s skipped: %s", discover_method_name(m), de->d_name, strerror(-r));
+			continue;
+		}
+		if (r == 1) {
 			if (n < DISCOVER_AMBIGUOUS_MAX)
 				util_strlcpy(names[n], de->d_name, DISCOVER_NAME_MAX);
 			n++;
@@ -199,16 +210,17 @@ static int discover_hint_pci(int sysfd, const struct discover_opts *opts, struct
 		}
 	}
 	closedir(d);
+	*ret_under = under;
 	if (n == 1) {
-		discover_found(result, names[0], DISCOVER_HINT, kind);
+		discover_found(result, names[0], m, kind);
 		return 0;
 	}
 	if (n > 1) {
-		discover_ambiguous(result, names, n, DISCOVER_HINT);
+		if (n > DISCOVER_AMBIGUOUS_MAX)
+			log_warn("initdata: %zu disks have the serial; naming %d", n, DISCOVER_AMBIGUOUS_MAX);
+		discover_ambiguous(result, names, n, m);
 		return -ENOTUNIQ;
 	}
-	discover_warn_hint(opts->hint, under ? "no disk of that PCI device has the serial"
-					     : "no disk below that PCI device");
 	return -ENOENT;
 }
 
@@ -224,8 +236,14 @@ static int discover_step_hint(int rootfd, const struct discover_opts *opts, stru
 	sysfd = discover_open_sysfs(rootfd);
 	if (sysfd < 0)
 		return sysfd;
-	if (discover_is_pci_address(opts->hint))
-		return discover_hint_pci(sysfd, opts, result);
+	if (discover_is_pci_address(opts->hint)) {
+		size_t under;
+		r = discover_scan(sysfd, opts, opts->hint, DISCOVER_HINT, result, &under);
+		if (r == -ENOENT)
+			discover_warn_hint(opts->hint, under ? "no disk of that PCI device has the serial"
+							     : "no disk below that PCI device");
+		return r;
+	}
 	if (!discover_name_valid(opts->hint)) {
 		discover_warn_hint(opts->hint, "not a block device name or PCI address");
 		return -ENOENT;
@@ -327,51 +345,12 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 
 static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
-	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
 	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
-	_cleanup_close_ int dfd = -1;
-	enum serial_kind kind = SERIAL_KIND_VIRTIO, k;
-	struct dirent *de;
-	size_t n = 0;
-	DIR *d;
+	size_t under;
 
 	if (sysfd < 0)
 		return sysfd;
-	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d)
-		return -errno;
-	dfd = -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.')
-			continue;
-		int r = discover_check_at(sysfd, de->d_name, opts, result, &k);
-		if (r < 0) {
-			/* Disks come and go, loop0 and sr0 have no serial. */
-			log_debug("initdata: sysfs: %s skipped: %s", de->d_name, strerror(-r));
-			continue;
-		}
-		if (r == 1) {
-			if (n < DISCOVER_AMBIGUOUS_MAX)
-				util_strlcpy(names[n], de->d_name, DISCOVER_NAME_MAX);
-			n++;
-			kind = k;
-		}
-	}
-	closedir(d);
-	if (n == 1) {
-		discover_found(result, names[0], DISCOVER_SYSFS, kind);
-		return 0;
-	}
-	if (n > 1) {
-		if (n > DISCOVER_AMBIGUOUS_MAX)
-			log_warn("initdata: %zu disks have the serial; naming %d", n, DISCOVER_AMBIGUOUS_MAX);
-		discover_ambiguous(result, names, n, DISCOVER_SYSFS);
-		return -ENOTUNIQ;
-	}
-	return -ENOENT;
+	return discover_scan(sysfd, opts, NULL, DISCOVER_SYSFS, result, &under);
 }
 
 struct discover_uevent_ctx {
@@ -562,7 +541,7 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 		r = -EINVAL;
 		goto out;
 	}
-	if (opts->serial_len > SERIAL_VIRTIO_MAX && (opts->methods & (DISCOVER_BYID | DISCOVER_SYSFS)))
+	if (opts->serial_len > SERIAL_VIRTIO_MAX)
 		log_warn("initdata: serial=%s is longer than %d bytes; virtio disks are matched on the first %d",
 			 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
 			 SERIAL_VIRTIO_MAX);

@@ -325,9 +325,6 @@ int listenfds_acceptor_take(struct listenfds_acceptor *a, uint32_t port, int tim
 				return -ETIMEDOUT;
 			wait_ms = left > INT32_MAX ? INT32_MAX : (int)left;
 		}
-		if (wait_ms) {
-			return -ETIMEDOUT;
-		}
 		r = poll(&pfd, 1, wait_ms);
 		if (r < 0) {
 			if (errno == EINTR)

@@ -9,6 +9,7 @@ import argparse
 import fcntl
 import glob
 import gzip
+import hashlib
 import json
 import os
 import re
@@ -19,11 +20,17 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 
 SKIP = 77  # meson's "skipped"
 DEFAULT_MODULES = "virtio_pci,virtio_blk,vsock_loopback"
 BOOT_SLOTS = 2  # boots at once on this machine, whatever meson's -j says
 QEMU_WALL_LIMIT = 90  # seconds: a hung guest is a failure, not a hang
+SRCDIR = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+INITDATA_DIR = "/run/confidential-containers/initdata"
+
+
+BUSES = ("virtio-blk-pci", "scsi-hd", "nvme")
 
 
 class Failure(Exception):
@@ -67,6 +74,30 @@ class Boot:
             raise Failure("the agent found no /run/cocoinit/state.json")
         return json.loads(text)
 
+    def files(self):
+        """The agent's "file PATH mode=.. uid=.. size=.. sha256=.." lines, by path."""
+        out = {}
+        for l in self.lines("file "):
+            path, _, rest = l.partition(" ")
+            out[path] = dict(kv.split("=", 1) for kv in rest.split() if "=" in kv)
+            if "missing" in rest.split():
+                out[path]["missing"] = rest
+        return out
+
+    def filedata(self, path):
+        """The lines the agent read from path, joined back with newlines."""
+        return "\n".join(l[len(path) + 1:] for l in self.lines("filedata ") if l.startswith(path + " "))
+
+    def mounts(self):
+        """The guest's /proc/mounts, by target (the last mount on a target wins):
+        {target: (source, fstype, [options])}."""
+        out = {}
+        for l in self.lines("mount "):
+            f = l.split()
+            if len(f) >= 4:
+                out[f[1]] = (f[0], f[2], f[3].split(","))
+        return out
+
     def stamp(self, regex):
         """Guest time (kernel printk timestamp) of the first console line matching regex."""
         for line in self.console.splitlines():
@@ -88,7 +119,11 @@ class Test:
     # ---- disks -----------------------------------------------------------
     def disk(self, serial, content=b"", size_mib=4, fs=None, files=None, bus="virtio-blk-pci"):
         """Adds a raw disk image with this serial. content: bytes at offset 0;
-        fs: 'ext4' or 'vfat' to mkfs it, files: {name: bytes} put on it."""
+        fs: 'ext4', 'vfat' or 'iso9660' to make that filesystem (an ISO image
+        is as large as its files), files: {name: bytes} put on it.
+        bus: 'virtio-blk-pci', 'scsi-hd' (on one virtio-scsi controller) or 'nvme'."""
+        if bus not in BUSES:
+            raise Failure(f"disk: unknown bus {bus}")
         path = os.path.join(self.dir, f"disk{len(self.disks)}.img")
         with open(path, "wb") as f:
             f.truncate(size_mib * 1024 * 1024)
@@ -101,7 +136,8 @@ class Test:
         return path
 
     # ---- boot ------------------------------------------------------------
-    def initramfs(self, agent_conf="", modules=DEFAULT_MODULES, busybox=False):
+    def initramfs(self, agent_conf="", modules=DEFAULT_MODULES, busybox=False, append=None):
+        """Builds the guest's initramfs; append: an existing initrd to put first."""
         out = os.path.join(self.dir, "initramfs.img")
         conf = os.path.join(self.dir, "test-agent.conf")
         with open(conf, "w") as f:
@@ -110,14 +146,17 @@ class Test:
                "--kernel-version", self.kver, "--modules", modules, "--file", f"{conf}:/etc/test-agent.conf"]
         if busybox:
             cmd.append("--busybox")
+        if append:
+            cmd += ["--append", append]
         run(cmd)
         return out
 
     def boot(self, cmdline, agent_conf="", modules=DEFAULT_MODULES, extra_qemu=(), busybox=False,
-             on_console=None):
+             on_console=None, append=None):
         """Boots once. cmdline: the scenario's kernel parameters (a list);
-        on_console(line, qmp): called for each console line while it runs."""
-        initrd = self.initramfs(agent_conf, modules, busybox)
+        on_console(line, qmp): called for each console line while it runs;
+        append: an existing initrd the initramfs is appended to."""
+        initrd = self.initramfs(agent_conf, modules, busybox, append)
         console = os.path.join(self.dir, "console.log")
         report = os.path.join(self.dir, "report.log")
         qmp_path = os.path.join(self.dir, "qmp.sock")
@@ -130,10 +169,14 @@ class Test:
                "-serial", f"file:{console}", "-serial", f"file:{report}",
                "-qmp", f"unix:{qmp_path},server=on,wait=off",
                "-kernel", self.kernel, "-initrd", initrd, "-append", append]
+        if any(bus == "scsi-hd" for _, _, bus in self.disks):
+            cmd += ["-device", "virtio-scsi-pci,id=scsi0"]
         for i, (path, serial, bus) in enumerate(self.disks):
             cmd += ["-drive", f"file={path},if=none,id=d{i},format=raw"]
-            ser = f",serial={serial}" if serial is not None else ""
-            cmd += ["-device", f"{bus},drive=d{i}{ser}"]
+            # QEMU's own option syntax: a comma in a value is written twice.
+            ser = f",serial={serial.replace(',', ',,')}" if serial is not None else ""
+            where = ",bus=scsi0.0" if bus == "scsi-hd" else ""
+            cmd += ["-device", f"{bus}{where},drive=d{i}{ser}"]
         cmd += list(extra_qemu)
         log(f"qemu: {' '.join(cmd)}")
         with boot_slot(self.args.slots):
@@ -228,6 +271,13 @@ def make_fs(path, fs, files, workdir):
             with open(tmp, "wb") as f:
                 f.write(data)
             run(["mcopy", "-i", path, tmp, "::" + name])
+    elif fs == "iso9660":
+        src = tempfile.mkdtemp(dir=workdir)
+        for name, data in files.items():
+            with open(os.path.join(src, name), "wb") as f:
+                f.write(data)
+        # Rock Ridge names and modes; the image replaces the blank disk.
+        run(["genisoimage", "-quiet", "-R", "-V", "INITDATA", "-o", path, src])
     else:
         raise Failure(f"make_fs: unknown fs {fs}")
 

@@ -4,13 +4,15 @@
  * the initdata files, a loopback connection to each vsock listener), then
  * powers off or exits. /etc/test-agent.conf (key=value lines) selects extra
  * behaviour: orphan=1 leaves a zombie orphan for PID 1 to reap, exit=N
- * exits with N instead of powering off. The report goes to /dev/ttyS1 when
+ * exits with N instead of powering off, file=PATH (repeatable) reports that
+ * file's mode, size, SHA-256 and lines. The report goes to /dev/ttyS1 when
  * the VM has a second serial port (no kernel messages there), else stdout. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -86,7 +88,167 @@ static ssize_t slurp(const char *path, char *buf, size_t size)
 	return (ssize_t)got;
 }
 
-static char conf[1024];
+/* SHA-256 (FIPS 180-4), so the host can compare a file byte for byte
+ * through a one-line digest instead of a dump. */
+struct sha256 {
+	uint32_t h[8];
+	uint8_t buf[64];
+	uint64_t len;
+	size_t used;
+};
+
+static const uint32_t sha256_k[64] = {
+	0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+	0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+	0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+	0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+	0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+	0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+	0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+	0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static uint32_t ror32(uint32_t x, unsigned n)
+{
+	return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(struct sha256 *c, const uint8_t *p)
+{
+	uint32_t w[64], v[8], t1, t2;
+
+	for (int i = 0; i < 16; i++)
+		w[i] = (uint32_t)p[4 * i] << 24 | (uint32_t)p[4 * i + 1] << 16 | (uint32_t)p[4 * i + 2] << 8 | p[4 * i + 3];
+	for (int i = 16; i < 64; i++)
+		w[i] = w[i - 16] + (ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3)) + w[i - 7] +
+		       (ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10));
+	memcpy(v, c->h, sizeof(v));
+	for (int i = 0; i < 64; i++) {
+		t1 = v[7] + (ror32(v[4], 6) ^ ror32(v[4], 11) ^ ror32(v[4], 25)) + ((v[4] & v[5]) ^ (~v[4] & v[6])) +
+		     sha256_k[i] + w[i];
+		t2 = (ror32(v[0], 2) ^ ror32(v[0], 13) ^ ror32(v[0], 22)) + ((v[0] & v[1]) ^ (v[0] & v[2]) ^ (v[1] & v[2]));
+		memmove(v + 1, v, 7 * sizeof(v[0]));
+		v[4] += t1;
+		v[0] = t1 + t2;
+	}
+	for (int i = 0; i < 8; i++)
+		c->h[i] += v[i];
+}
+
+static void sha256_init(struct sha256 *c)
+{
+	static const uint32_t h0[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+					0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+
+	memset(c, 0, sizeof(*c));
+	memcpy(c->h, h0, sizeof(h0));
+}
+
+static void sha256_update(struct sha256 *c, const uint8_t *p, size_t n)
+{
+	c->len += n;
+	while (n > 0) {
+		size_t k = 64 - c->used < n ? 64 - c->used : n;
+
+		memcpy(c->buf + c->used, p, k);
+		c->used += k;
+		p += k;
+		n -= k;
+		if (c->used == 64) {
+			sha256_block(c, c->buf);
+			c->used = 0;
+		}
+	}
+}
+
+static void sha256_hex(struct sha256 *c, char out[65])
+{
+	uint64_t bits = c->len * 8;
+	uint8_t pad[72] = { 0x80 };
+	size_t padlen = (c->used < 56 ? 56 : 120) - c->used;
+
+	for (int i = 0; i < 8; i++)
+		pad[padlen + (size_t)i] = (uint8_t)(bits >> (56 - 8 * i));
+	sha256_update(c, pad, padlen + 8);
+	for (int i = 0; i < 8; i++)
+		snprintf(out + 8 * i, 9, "%08x", c->h[i]);
+}
+
+/* "file PATH mode=0400 uid=0 size=N sha256=HEX", then each line as
+ * "filedata PATH LINE": what a reader of that file would get. */
+static void report_file(const char *path)
+{
+	static uint8_t buf[65536];
+	uint8_t more[4096];
+	char hex[65], esc[4096];
+	struct sha256 c;
+	struct stat s;
+	size_t got = 0, total;
+	ssize_t r = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0) {
+		say("file %s missing %s", path, strerror(errno));
+		return;
+	}
+	if (fstat(fd, &s) < 0) {
+		say("file %s fstat-failed %s", path, strerror(errno));
+		close(fd);
+		return;
+	}
+	sha256_init(&c);
+	/* The first 64 KiB are kept for the lines; the digest covers all. */
+	while (got < sizeof(buf) - 1 && (r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)r;
+	sha256_update(&c, buf, got);
+	total = got;
+	while (r > 0 && (r = read(fd, more, sizeof(more))) > 0) {
+		sha256_update(&c, more, (size_t)r);
+		total += (size_t)r;
+	}
+	close(fd);
+	sha256_hex(&c, hex);
+	say("file %s mode=%04o uid=%u size=%zu sha256=%s%s", path, (unsigned)(s.st_mode & 07777), (unsigned)s.st_uid,
+	    total, hex, r < 0 ? " read-failed" : "");
+	buf[got] = '\0';
+	for (char *l = (char *)buf, *e; got > 0 && *l; l = e + 1) {
+		e = strchr(l, '\n');
+		if (!e)
+			e = l + strlen(l);
+		escape(esc, sizeof(esc), l, (size_t)(e - l));
+		say("filedata %s %s", path, esc);
+		if (!*e)
+			break;
+	}
+}
+
+/* "dir PATH mode=0700 uid=0", then "dirent PATH NAME" for each entry:
+ * whatever a half-finished extraction left behind shows up here. */
+static void report_dir(const char *path)
+{
+	char esc[1024];
+	struct dirent *de;
+	struct stat s;
+	DIR *d;
+
+	if (stat(path, &s) < 0) {
+		say("dir %s missing %s", path, strerror(errno));
+		return;
+	}
+	say("dir %s mode=%04o uid=%u", path, (unsigned)(s.st_mode & 07777), (unsigned)s.st_uid);
+	d = opendir(path);
+	while (d && (de = readdir(d))) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		escape(esc, sizeof(esc), de->d_name, strlen(de->d_name));
+		say("dirent %s %s", path, esc);
+	}
+	if (d)
+		closedir(d);
+}
+
+static char conf[4096];
 
 static const char *conf_get(const char *key)
 {
@@ -154,23 +316,44 @@ static void report_file_lines(const char *tag, const char *path)
 	}
 }
 
+/* The raw serial attributes, as cocoinit would read them: virtio-blk
+ * `serial` ("serial"), NVMe `device/serial` ("nvme-serial", padding kept),
+ * SCSI `device/vpd_pg80` ("scsi-serial", the page's payload). */
 static void report_serials(void)
 {
 	DIR *d = opendir("/sys/block");
 	struct dirent *de;
 
 	while (d && (de = readdir(d))) {
-		char path[300], buf[64], esc[256];
+		char path[300], buf[256], esc[1024];
 		ssize_t n;
 
 		if (de->d_name[0] == '.')
 			continue;
 		snprintf(path, sizeof(path), "/sys/block/%s/serial", de->d_name);
 		n = slurp(path, buf, sizeof(buf));
-		if (n < 0)
-			continue;
-		escape(esc, sizeof(esc), buf, (size_t)n);
-		say("serial /dev/%s %s", de->d_name, esc);
+		if (n >= 0) {
+			escape(esc, sizeof(esc), buf, (size_t)n);
+			say("serial /dev/%s %s", de->d_name, esc);
+		}
+		snprintf(path, sizeof(path), "/sys/block/%s/device/serial", de->d_name);
+		n = slurp(path, buf, sizeof(buf));
+		if (n >= 0) {
+			if (n > 0 && buf[n - 1] == '\n')
+				n--;
+			escape(esc, sizeof(esc), buf, (size_t)n);
+			say("nvme-serial /dev/%s %s", de->d_name, esc);
+		}
+		snprintf(path, sizeof(path), "/sys/block/%s/device/vpd_pg80", de->d_name);
+		n = slurp(path, buf, sizeof(buf));
+		if (n >= 4) {
+			size_t len = (size_t)((unsigned char)buf[2] << 8 | (unsigned char)buf[3]);
+
+			if (len > (size_t)n - 4)
+				len = (size_t)n - 4;
+			escape(esc, sizeof(esc), buf + 4, len);
+			say("scsi-serial /dev/%s %s", de->d_name, esc);
+		}
 	}
 	if (d)
 		closedir(d);
@@ -325,6 +508,22 @@ int main(int argc, char **argv)
 
 		snprintf(path, sizeof(path), "%s/initdata.toml", dir);
 		report_file_lines("initdata", path);
+		report_dir(dir);
+		if (access(path, F_OK) == 0)
+			report_file(path);
+	}
+	for (const char *p = conf; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
+		char path[512];
+		size_t n;
+
+		if (strncmp(p, "file=", 5) != 0)
+			continue;
+		n = strcspn(p + 5, "\n");
+		if (n >= sizeof(path))
+			continue;
+		memcpy(path, p + 5, n);
+		path[n] = '\0';
+		report_file(path);
 	}
 	report_listeners();
 	if (conf_get("orphan"))

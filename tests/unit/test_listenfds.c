@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/un.h>
@@ -321,6 +323,9 @@ static pid_t spawn(const struct sockaddr_un *addr, socklen_t len, int ready, uns
 		int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		int n = snprintf(msg, sizeof(msg), "stream %u\n", i);
 
+		/* a failed assertion in the parent must not leave children behind */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+			_exit(9);
 		if (mode == CHILD_AFTER_POLL)
 			child_wait_parent_polling(parent);
 		if (s < 0 || connect(s, (const struct sockaddr *)addr, len) < 0)

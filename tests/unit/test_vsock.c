@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -397,6 +398,8 @@ static void test_loopback_peer_port(void **state)
 		int c = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		char echo[6];
 
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0)
+			_exit(1);
 		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
 		    getsockname(c, (struct sockaddr *)&me, &len) < 0) {
 			report = -errno;

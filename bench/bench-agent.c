@@ -1,0 +1,432 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* The agent of bench/boot. Its first act is a /dev/kmsg line, so the kernel's
+ * timestamp of "Run /init as init process" and its own share one clock: that
+ * difference is the init's hand-off time, whichever init ran. With
+ * bench.mode=discover on the kernel command line it then times each discovery
+ * method against the real disks, reads PID 1's peak memory and reports
+ * "BENCH ..." lines on /dev/ttyS1 (stdout without one); then it powers off. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cocoinit/discover.h"
+#include "cocoinit/log.h"
+#include "cocoinit/serial.h"
+#include "cocoinit/util.h"
+
+#define START_LINE "bench-agent: start"
+#define SERIAL "initdata"
+#define THREADS 4
+#define MAX_DISKS 256
+
+static int out_fd = STDOUT_FILENO;
+
+static void say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void say(const char *fmt, ...)
+{
+	char line[4096];
+	va_list ap;
+	int n;
+
+	memcpy(line, "BENCH ", 6);
+	va_start(ap, fmt);
+	n = vsnprintf(line + 6, sizeof(line) - 8, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t)n > sizeof(line) - 8)
+		n = (int)sizeof(line) - 8;
+	n += 6;
+	line[n++] = '\n';
+	/* One write per line keeps lines whole. */
+	if (write(out_fd, line, (size_t)n) < 0)
+		return;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Printable ASCII only: kmsg text is copied into the report. */
+static void sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
+/* Walks the kernel log once: the timestamps of the init's start and of our
+ * own start line, and cocoinit's timing lines for the record. */
+static void report_kmsg(void)
+{
+	_cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	int64_t init_us = -1, agent_us = -1;
+	char rec[8192];
+
+	if (fd < 0) {
+		say("error kmsg %s", strerror(errno));
+		return;
+	}
+	for (;;) {
+		ssize_t n = read(fd, rec, sizeof(rec) - 1);
+
+		if (n < 0 && (errno == EPIPE || errno == EINVAL))
+			continue; /* overwritten or oversized record */
+		if (n <= 0)
+			break;
+		rec[n] = '\0';
+		char *nl = strchr(rec, '\n');
+		if (nl)
+			*nl = '\0';
+		/* "prio,seq,ts_us,flags[,...];text" */
+		char *semi = strchr(rec, ';');
+		unsigned long long prio, seq, ts;
+		if (!semi || sscanf(rec, "%llu,%llu,%llu", &prio, &seq, &ts) != 3)
+			continue;
+		const char *text = semi + 1;
+		/* "Run /init as init process", or the rdinit= program's name */
+		if (init_us < 0 && strncmp(text, "Run /", 5) == 0 && strstr(text, " as init process"))
+			init_us = (int64_t)ts;
+		else if (agent_us < 0 && strcmp(text, START_LINE) == 0)
+			agent_us = (int64_t)ts;
+		else if (strncmp(text, "cocoinit: timing:", 17) == 0 || strncmp(text, "cocoinit: initdata:", 19) == 0) {
+			sanitize(semi + 1);
+			say("kmsg %s", text);
+		}
+	}
+	say("handoff init_us=%" PRId64 " agent_us=%" PRId64 " handoff_us=%" PRId64, init_us, agent_us,
+	    init_us >= 0 && agent_us >= 0 ? agent_us - init_us : -1);
+}
+
+static void report_status(const char *path, const char *tag)
+{
+	char buf[4096];
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	for (char *save = NULL, *l = strtok_r(buf, "\n", &save); l; l = strtok_r(NULL, "\n", &save)) {
+		unsigned long kib;
+
+		if (sscanf(l, "VmHWM: %lu kB", &kib) == 1)
+			say("mem %s VmHWM_kib=%lu", tag, kib);
+		else if (sscanf(l, "VmPeak: %lu kB", &kib) == 1)
+			say("mem %s VmPeak_kib=%lu", tag, kib);
+		else if (sscanf(l, "VmRSS: %lu kB", &kib) == 1)
+			say("mem %s VmRSS_kib=%lu", tag, kib);
+		else if (strncmp(l, "Name:", 5) == 0) {
+			sanitize(l);
+			say("mem %s %s", tag, l);
+		}
+	}
+}
+
+/* ---- the methods ----------------------------------------------------- */
+
+/* The Kata agent's algorithm: list /dev, take vd* and sd*, read 8 bytes of
+ * each (a buffered read, as the agent does). */
+static int magic_agent(char *found, size_t size)
+{
+	DIR *d = opendir("/dev");
+	struct dirent *de;
+	int hits = 0;
+
+	if (!d)
+		return -errno;
+	while ((de = readdir(d))) {
+		char magic[8], path[300];
+
+		if (strncmp(de->d_name, "vd", 2) != 0 && strncmp(de->d_name, "sd", 2) != 0)
+			continue;
+		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
+		int fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) && memcmp(magic, "initdata", 8) == 0) {
+			util_strlcpy(found, de->d_name, size);
+			hits++;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return hits == 1 ? 0 : -ENOENT;
+}
+
+/* sysfs with the serial reads spread over threads: the names are listed
+ * once, then each thread reads every THREADS-th serial. Each virtio-blk
+ * serial read is a request to the device, so the waits can overlap. */
+struct par_ctx {
+	int sysfd;
+	char (*names)[DISCOVER_NAME_MAX];
+	size_t n, start;
+	int match;
+	unsigned matches;
+};
+
+static void *par_worker(void *arg)
+{
+	struct par_ctx *c = arg;
+
+	for (size_t i = c->start; i < c->n; i += THREADS) {
+		char serial[SERIAL_MAX + 1];
+		size_t len;
+		enum serial_kind kind;
+
+		if (serial_read(c->sysfd, c->names[i], serial, &len, &kind) < 0)
+			continue;
+		if (serial_matches(SERIAL, strlen(SERIAL), serial, len, kind)) {
+			c->match = (int)i;
+			c->matches++;
+		}
+	}
+	return NULL;
+}
+
+static int sysfs_concurrent(int rootfd, char *found, size_t size)
+{
+	static char names[MAX_DISKS][DISCOVER_NAME_MAX];
+	_cleanup_close_ int sysfd = openat(rootfd, "sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct par_ctx ctx[THREADS];
+	pthread_t tid[THREADS];
+	bool started[THREADS] = { false };
+	size_t n = 0;
+	unsigned total = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (sysfd < 0)
+		return -errno;
+	d = fdopendir(dup(sysfd));
+	if (!d)
+		return -errno;
+	while ((de = readdir(d)) && n < MAX_DISKS) {
+		if (de->d_name[0] == '.')
+			continue;
+		util_strlcpy(names[n++], de->d_name, DISCOVER_NAME_MAX);
+	}
+	closedir(d);
+	for (unsigned t = 0; t < THREADS; t++) {
+		ctx[t] = (struct par_ctx){ .sysfd = sysfd, .names = names, .n = n, .start = t, .match = -1 };
+		started[t] = pthread_create(&tid[t], NULL, par_worker, &ctx[t]) == 0;
+		if (!started[t])
+			par_worker(&ctx[t]);
+	}
+	for (unsigned t = 0; t < THREADS; t++) {
+		if (started[t])
+			pthread_join(tid[t], NULL);
+		total += ctx[t].matches;
+		if (ctx[t].match >= 0)
+			util_strlcpy(found, names[ctx[t].match], size);
+	}
+	return total == 1 ? 0 : -ENOENT;
+}
+
+enum method { M_HINT, M_BYID, M_SYSFS, M_SYSFS_PAR, M_MAGIC, M_MAGIC_COCO, M_COUNT };
+static const char *const method_names[M_COUNT] = { "hint", "by-id", "sysfs", "sysfs-concurrent", "magic",
+						    "magic-cocoinit" };
+/* What `cocoinit locate --method` calls each one, NULL when it has no such method. */
+static const char *const locate_names[M_COUNT] = { "hint", "by-id", "sysfs", NULL, "magic", NULL };
+
+static int run_method(enum method m, int rootfd, const char *target, char *found, size_t size)
+{
+	struct discover_opts opts = {
+		.serial = SERIAL,
+		.serial_len = strlen(SERIAL),
+		.hint = target,
+		.uevent_fd = -1,
+	};
+	struct discover_result res;
+	int r;
+
+	switch (m) {
+	case M_HINT:
+		r = discover_by_hint(rootfd, &opts, &res);
+		break;
+	case M_BYID:
+		r = discover_by_id(rootfd, &opts, &res);
+		break;
+	case M_SYSFS:
+		r = discover_by_sysfs(rootfd, &opts, &res);
+		break;
+	case M_MAGIC_COCO:
+		r = discover_by_magic(rootfd, &opts, &res);
+		break;
+	case M_SYSFS_PAR:
+		return sysfs_concurrent(rootfd, found, size);
+	case M_MAGIC:
+		return magic_agent(found, size);
+	default:
+		return -EINVAL;
+	}
+	if (r == 0)
+		util_strlcpy(found, res.name, size);
+	return r;
+}
+
+/* `cocoinit locate --method M --json`, the tool as shipped: its own
+ * elapsed_us, the wall time of the whole process and its peak RSS. */
+static int run_locate(const char *bin, const char *method, const char *hint, long *ret_elapsed_us,
+		      uint64_t *ret_wall_ns, long *ret_maxrss_kib)
+{
+	int pfd[2];
+	char out[1024];
+	size_t got = 0;
+	struct rusage ru;
+	int status;
+	uint64_t t0 = now_ns();
+
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return -errno;
+	pid_t pid = fork();
+	if (pid < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return -errno;
+	}
+	if (pid == 0) {
+		dup2(pfd[1], STDOUT_FILENO);
+		execl(bin, bin, "locate", "--serial", SERIAL, "--method", method, "--hint", hint, "--json",
+		      (char *)NULL);
+		_exit(127);
+	}
+	close(pfd[1]);
+	for (;;) {
+		ssize_t n = read(pfd[0], out + got, sizeof(out) - 1 - got);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		got += (size_t)n;
+		if (got == sizeof(out) - 1)
+			break;
+	}
+	close(pfd[0]);
+	out[got] = '\0';
+	if (wait4(pid, &status, 0, &ru) < 0)
+		return -errno;
+	*ret_wall_ns = now_ns() - t0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -ENOENT;
+	const char *e = strstr(out, "\"elapsed_us\":");
+	if (!e || !strstr(out, "\"device\":\"/dev/"))
+		return -EBADMSG;
+	*ret_elapsed_us = strtol(e + 13, NULL, 10);
+	*ret_maxrss_kib = ru.ru_maxrss;
+	return 0;
+}
+
+static void discover_bench(unsigned runs)
+{
+	const char *dev = getenv("COCOINIT_INITDATA_DEVICE");
+	const char *bin = access("/bin/cocoinit", X_OK) == 0 ? "/bin/cocoinit" : "/init";
+	char target[DISCOVER_NAME_MAX];
+	_cleanup_close_ int rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (!dev || strncmp(dev, "/dev/", 5) != 0) {
+		say("error no COCOINIT_INITDATA_DEVICE: cocoinit did not find the disk");
+		return;
+	}
+	util_strlcpy(target, dev + 5, sizeof(target));
+	say("target %s", target);
+	log_set_level(LOG_LVL_ERR);
+
+	/* Interleaved, so that drift in the emulator hits every method alike. */
+	for (unsigned r = 0; r < runs; r++) {
+		for (int m = 0; m < M_COUNT; m++) {
+			char found[DISCOVER_NAME_MAX] = "";
+			uint64_t t0 = now_ns();
+			int ret = run_method((enum method)m, rootfd, target, found, sizeof(found));
+			uint64_t dt = now_ns() - t0;
+
+			if (ret < 0 || strcmp(found, target) != 0)
+				say("error method=%s run=%u ret=%d found=%s", method_names[m], r, ret, found);
+			else
+				say("sample method=%s run=%u ns=%" PRIu64, method_names[m], r, dt);
+		}
+		for (int m = 0; m < M_COUNT; m++) {
+			long elapsed = 0, rss = 0;
+			uint64_t wall = 0;
+
+			if (!locate_names[m])
+				continue;
+			int ret = run_locate(bin, locate_names[m], target, &elapsed, &wall, &rss);
+			if (ret < 0)
+				say("error locate method=%s run=%u ret=%d", locate_names[m], r, ret);
+			else
+				say("locate method=%s run=%u elapsed_us=%ld wall_ns=%" PRIu64 " maxrss_kib=%ld",
+				    locate_names[m], r, elapsed, wall, rss);
+		}
+	}
+}
+
+static unsigned cmdline_uint(const char *cmdline, const char *key, unsigned def)
+{
+	const char *p = strstr(cmdline, key);
+
+	if (!p)
+		return def;
+	unsigned long v = strtoul(p + strlen(key), NULL, 10);
+	return v > 0 && v < 10000 ? (unsigned)v : def;
+}
+
+int main(void)
+{
+	char cmdline[4096] = "";
+	int kfd, tty;
+
+	/* First act: the hand-off time is measured up to this line. */
+	kfd = open("/dev/kmsg", O_WRONLY | O_CLOEXEC);
+	if (kfd >= 0) {
+		if (write(kfd, START_LINE, strlen(START_LINE)) < 0)
+			kfd = -1;
+		close(kfd);
+	}
+
+	tty = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (tty >= 0) {
+		struct termios t;
+
+		/* Raw output: no "\n" -> "\r\n" in the report file. */
+		if (tcgetattr(tty, &t) == 0) {
+			t.c_oflag &= ~(tcflag_t)OPOST;
+			tcsetattr(tty, TCSANOW, &t);
+		}
+		out_fd = tty;
+	}
+	int cfd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	if (cfd >= 0) {
+		ssize_t n = read(cfd, cmdline, sizeof(cmdline) - 1);
+		cmdline[n > 0 ? n : 0] = '\0';
+		close(cfd);
+	}
+
+	say("start pid=%d", (int)getpid());
+	report_kmsg();
+	if (strstr(cmdline, "bench.mode=discover")) {
+		/* In supervise mode PID 1 is still cocoinit: its peak is final. */
+		report_status("/proc/1/status", "pid1");
+		discover_bench(cmdline_uint(cmdline, "bench.runs=", 10));
+	}
+	say("done");
+	sync();
+	reboot(RB_POWER_OFF);
+	return 0;
+}
