@@ -16,7 +16,6 @@
 #include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 
-#define UDEV_PENDING_MAX 8
 
 struct udev_waiter {
 	struct udev *udev;
@@ -76,25 +75,10 @@ static void udev_device_unrefp(struct udev_device **d)
 		udev_device_unref(*d);
 }
 
-static int name_ok(const char *name)
-{
-	size_t n = name ? strnlen(name, UEVENT_DEVNAME_MAX) : 0;
-
-	if (n == 0 || n >= UEVENT_DEVNAME_MAX || strchr(name, '/'))
-		return 0;
-	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
-}
-
-struct pending {
-	char name[UEVENT_DEVNAME_MAX];
-	uint64_t at_us;
-};
-
 int udev_waiter_wait(struct udev_waiter *w, uint64_t deadline_us, int (*check)(const char *devname, void *ctx),
 		     void *ctx)
 {
-	struct pending pending[UDEV_PENDING_MAX];
-	size_t npending = 0;
+	struct uevent_retry retry = { 0 };
 	int fd, r;
 
 	if (!w || !check)
@@ -114,44 +98,22 @@ int udev_waiter_wait(struct udev_waiter *w, uint64_t deadline_us, int (*check)(c
 
 			if (!action || (strcmp(action, "add") != 0 && strcmp(action, "change") != 0))
 				continue;
-			if (!devtype || strcmp(devtype, "disk") != 0 || !name_ok(name))
+			if (!devtype || strcmp(devtype, "disk") != 0 || !uevent_devname_ok(name))
 				continue;
-			r = check(name, ctx);
-			if (r == -EAGAIN) {
-				if (npending < UDEV_PENDING_MAX) {
-					util_strlcpy(pending[npending].name, name, UEVENT_DEVNAME_MAX);
-					pending[npending].at_us = timing_now_us() + UEVENT_RETRY_MS * 1000u;
-					npending++;
-				}
-				continue;
-			}
+			r = uevent_retry_check(&retry, name, check, ctx);
 			if (r != 0)
 				return r;
 		}
 
-		uint64_t now = timing_now_us();
-		int expired = now >= deadline_us;
-		for (size_t i = 0; i < npending;) {
-			if (!expired && pending[i].at_us > now) {
-				i++;
-				continue;
-			}
-			r = check(pending[i].name, ctx);
-			pending[i] = pending[--npending];
-			if (r != 0 && r != -EAGAIN)
-				return r;
-		}
+		int expired = timing_now_us() >= deadline_us;
+		r = uevent_retry_due(&retry, expired, check, ctx);
+		if (r != 0)
+			return r;
 		if (expired)
 			return -ETIMEDOUT;
 
-		int timeout = timing_poll_ms(deadline_us);
-		for (size_t i = 0; i < npending; i++) {
-			int t = timing_poll_ms(pending[i].at_us);
-			if (t < timeout)
-				timeout = t;
-		}
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, uevent_retry_poll_ms(&retry, deadline_us)) < 0 && errno != EINTR)
 			return -errno;
 	}
 }

@@ -16,7 +16,6 @@
 
 #define UEVENT_MIN_SIZE 32
 #define UEVENT_RCVBUF (1024 * 1024)
-#define UEVENT_PENDING_MAX 8
 
 /* Sets *slot to the value of KEY=... in s when s starts with key and '='.
  * A key given twice makes the message ambiguous: refuse it. */
@@ -159,8 +158,7 @@ int uevent_is_new_disk(const struct uevent *ev)
 	       strcmp(ev->subsystem, "block") == 0 && strcmp(ev->devtype, "disk") == 0;
 }
 
-/* A devname is used as a path component below sys/class/block. */
-static int devname_ok(const char *name)
+int uevent_devname_ok(const char *name)
 {
 	size_t n = name ? strnlen(name, UEVENT_DEVNAME_MAX) : 0;
 
@@ -169,15 +167,55 @@ static int devname_ok(const char *name)
 	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
-struct pending {
-	char name[UEVENT_DEVNAME_MAX];
-	uint64_t at_us;
-};
+int uevent_retry_check(struct uevent_retry *q, const char *name, int (*check)(const char *devname, void *ctx),
+		       void *ctx)
+{
+	int r = check(name, ctx);
+
+	if (r != -EAGAIN)
+		return r;
+	/* Attributes can appear just after the event (old kernels): look
+	 * once more shortly, without sleeping. A full list drops the look. */
+	if (q->n < UEVENT_RETRY_MAX) {
+		util_strlcpy(q->e[q->n].name, name, UEVENT_DEVNAME_MAX);
+		q->e[q->n].at_us = timing_now_us() + UEVENT_RETRY_MS * 1000u;
+		q->n++;
+	}
+	return 0;
+}
+
+int uevent_retry_due(struct uevent_retry *q, int expired, int (*check)(const char *devname, void *ctx), void *ctx)
+{
+	uint64_t now = timing_now_us();
+
+	for (size_t i = 0; i < q->n;) {
+		if (!expired && q->e[i].at_us > now) {
+			i++;
+			continue;
+		}
+		int r = check(q->e[i].name, ctx);
+		q->e[i] = q->e[--q->n];
+		if (r != 0 && r != -EAGAIN)
+			return r;
+	}
+	return 0;
+}
+
+int uevent_retry_poll_ms(const struct uevent_retry *q, uint64_t deadline_us)
+{
+	int timeout = timing_poll_ms(deadline_us);
+
+	for (size_t i = 0; i < q->n; i++) {
+		int t = timing_poll_ms(q->e[i].at_us);
+		if (t < timeout)
+			timeout = t;
+	}
+	return timeout;
+}
 
 int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx)
 {
-	struct pending pending[UEVENT_PENDING_MAX];
-	size_t npending = 0;
+	struct uevent_retry retry = { 0 };
 	char buf[UEVENT_BUFFER_SIZE];
 	int r;
 
@@ -199,46 +237,22 @@ int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devn
 			}
 			if (r < 0)
 				return r;
-			if (!uevent_is_new_disk(&ev) || !devname_ok(ev.devname))
+			if (!uevent_is_new_disk(&ev) || !uevent_devname_ok(ev.devname))
 				continue;
-			r = check(ev.devname, ctx);
-			if (r == -EAGAIN) {
-				/* Attributes can appear just after the event (old kernels):
-				 * look once more shortly, without sleeping. */
-				if (npending < UEVENT_PENDING_MAX) {
-					util_strlcpy(pending[npending].name, ev.devname, UEVENT_DEVNAME_MAX);
-					pending[npending].at_us = timing_now_us() + UEVENT_RETRY_MS * 1000u;
-					npending++;
-				}
-				continue;
-			}
+			r = uevent_retry_check(&retry, ev.devname, check, ctx);
 			if (r != 0)
 				return r;
 		}
 
-		uint64_t now = timing_now_us();
-		int expired = now >= deadline_us;
-		for (size_t i = 0; i < npending;) {
-			if (!expired && pending[i].at_us > now) {
-				i++;
-				continue;
-			}
-			r = check(pending[i].name, ctx);
-			pending[i] = pending[--npending];
-			if (r != 0 && r != -EAGAIN)
-				return r;
-		}
+		int expired = timing_now_us() >= deadline_us;
+		r = uevent_retry_due(&retry, expired, check, ctx);
+		if (r != 0)
+			return r;
 		if (expired)
 			return -ETIMEDOUT;
 
-		int timeout = timing_poll_ms(deadline_us);
-		for (size_t i = 0; i < npending; i++) {
-			int t = timing_poll_ms(pending[i].at_us);
-			if (t < timeout)
-				timeout = t;
-		}
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (poll(&pfd, 1, timeout) < 0 && errno != EINTR)
+		if (poll(&pfd, 1, uevent_retry_poll_ms(&retry, deadline_us)) < 0 && errno != EINTR)
 			return -errno;
 	}
 }

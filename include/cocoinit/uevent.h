@@ -54,3 +54,29 @@ int uevent_is_new_disk(const struct uevent *ev);
  * -EAGAIN counts as "not this disk". Events already queued are always looked
  * at, even when the deadline has passed on entry. */
 int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx);
+
+/* The one-more-look list shared by the kernel and udev waiters: a disk
+ * whose check said -EAGAIN (its serial attribute not there yet) is checked
+ * once more UEVENT_RETRY_MS later, or at the deadline, whichever is first. */
+#define UEVENT_RETRY_MAX 8
+struct uevent_retry {
+	size_t n;
+	struct {
+		char name[UEVENT_DEVNAME_MAX];
+		uint64_t at_us;
+	} e[UEVENT_RETRY_MAX];
+};
+
+/* Whether name can be used as one path component below sys/class/block. */
+int uevent_devname_ok(const char *name);
+
+/* Checks name; on -EAGAIN queues it for one more look and returns 0. */
+int uevent_retry_check(struct uevent_retry *q, const char *name, int (*check)(const char *devname, void *ctx),
+		       void *ctx);
+
+/* Looks again at the queued names that are due (all of them when expired).
+ * Returns the first result other than 0 and -EAGAIN, else 0. */
+int uevent_retry_due(struct uevent_retry *q, int expired, int (*check)(const char *devname, void *ctx), void *ctx);
+
+/* poll() timeout in ms: until the deadline or the next queued look. */
+int uevent_retry_poll_ms(const struct uevent_retry *q, uint64_t deadline_us);

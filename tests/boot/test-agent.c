@@ -10,6 +10,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -397,6 +398,221 @@ static void report_listeners(void)
 	}
 }
 
+/* vsock_passfd_echo=NAME:PORT[,NAME:PORT...]: Kata's passfd streams end to
+ * end. Each listener is taken by name as an agent would; a child connects
+ * through CID 1 and says so over a pipe before the agent has ever called
+ * accept (connect() returning 0 means the backlog held it); only then does
+ * the agent take the stream by the child's local port with the acceptor
+ * and echo a payload. A name that was not passed reports instead whether
+ * anything listens on its port. Lines: "vsock-echo NAME ...". */
+#define ECHO_TIMEOUT_MS 10000
+
+static int echo_wait(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	int r;
+
+	do
+		r = poll(&p, 1, ECHO_TIMEOUT_MS);
+	while (r < 0 && errno == EINTR);
+	if (r < 0)
+		return -errno;
+	return r == 0 ? -ETIMEDOUT : 0;
+}
+
+/* Exactly n bytes, or an error (-EPIPE at EOF). */
+static int echo_read_all(int fd, char *buf, size_t n)
+{
+	size_t got = 0;
+
+	while (got < n) {
+		ssize_t r;
+		int w = echo_wait(fd);
+
+		if (w < 0)
+			return w;
+		r = read(fd, buf + got, n - got);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return -errno;
+		if (r == 0)
+			return -EPIPE;
+		got += (size_t)r;
+	}
+	return 0;
+}
+
+static int echo_connect(unsigned port, unsigned *ret_local)
+{
+	struct sockaddr_vm sa = { .svm_family = AF_VSOCK, .svm_cid = VMADDR_CID_LOCAL, .svm_port = port };
+	socklen_t sl = sizeof(sa);
+	int s = socket(AF_VSOCK, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (s < 0)
+		return -errno;
+	if (connect(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 || getsockname(s, (struct sockaddr *)&sa, &sl) < 0) {
+		int r = -errno;
+
+		close(s);
+		return r;
+	}
+	*ret_local = sa.svm_port;
+	return s;
+}
+
+static int echo_payload(char *buf, size_t size, const char *name, unsigned local)
+{
+	return snprintf(buf, size, "payload for %s from port %u", name, local);
+}
+
+static _Noreturn void echo_child(const char *name, unsigned port, int report)
+{
+	char msg[64], payload[128], back[128];
+	unsigned local = 0;
+	int s = echo_connect(port, &local);
+	int n, r;
+
+	n = snprintf(msg, sizeof(msg), "%d %u", s < 0 ? -s : 0, local);
+	if (write(report, msg, (size_t)n) != n)
+		_exit(2);
+	close(report);
+	if (s < 0)
+		_exit(1);
+	n = echo_payload(payload, sizeof(payload), name, local);
+	if (write(s, payload, (size_t)n) != n) {
+		say("vsock-echo %s child local_port=%u write-failed %s", name, local, strerror(errno));
+		_exit(1);
+	}
+	r = echo_read_all(s, back, (size_t)n);
+	if (r < 0)
+		say("vsock-echo %s child local_port=%u echo-failed %s", name, local, strerror(-r));
+	else if (memcmp(back, payload, (size_t)n) != 0)
+		say("vsock-echo %s child local_port=%u echo-differs", name, local);
+	else
+		say("vsock-echo %s child local_port=%u echo-ok", name, local);
+	_exit(r < 0);
+}
+
+static void echo_unbound(const char *name, unsigned port)
+{
+	unsigned local = 0;
+	int s = echo_connect(port, &local);
+
+	if (s >= 0) {
+		say("vsock-echo %s port=%u unbound connected local_port=%u", name, port, local);
+		close(s);
+	} else {
+		say("vsock-echo %s port=%u unbound connect-failed %s", name, port, strerror(-s));
+	}
+}
+
+static void echo_stream(const char *name, int s, unsigned local)
+{
+	struct sockaddr_vm peer = { 0 };
+	socklen_t pl = sizeof(peer);
+	char want[128], got[128];
+	int n, r;
+
+	if (getpeername(s, (struct sockaddr *)&peer, &pl) < 0) {
+		say("vsock-echo %s stream getpeername-failed %s", name, strerror(errno));
+		return;
+	}
+	say("vsock-echo %s stream peer_port=%u peer_cid=%u", name, peer.svm_port, peer.svm_cid);
+	n = echo_payload(want, sizeof(want), name, local);
+	r = echo_read_all(s, got, (size_t)n);
+	if (r < 0) {
+		say("vsock-echo %s read-failed %s", name, strerror(-r));
+		return;
+	}
+	if (memcmp(got, want, (size_t)n) != 0) {
+		say("vsock-echo %s payload-differs", name);
+		return;
+	}
+	if (write(s, got, (size_t)n) != n) {
+		say("vsock-echo %s write-failed %s", name, strerror(errno));
+		return;
+	}
+	say("vsock-echo %s echoed %d bytes", name, n);
+}
+
+static void echo_one(const char *name, unsigned port)
+{
+	struct listenfds_acceptor a;
+	char msg[64];
+	unsigned local = 0;
+	int fd, p[2], err = -1, status = 0, flags, s, r;
+	ssize_t n;
+	pid_t pid;
+
+	fd = listenfds_take(name, AF_VSOCK, port);
+	if (fd < 0) {
+		say("vsock-echo %s take-failed %s", name, strerror(-fd));
+		echo_unbound(name, port);
+		return;
+	}
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		say("vsock-echo %s fork-failed %s", name, strerror(errno));
+		return;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		echo_child(name, port, p[1]);
+	}
+	close(p[1]);
+	/* No accept on fd until the child has connected. */
+	r = echo_wait(p[0]);
+	n = r < 0 ? -1 : read(p[0], msg, sizeof(msg) - 1);
+	close(p[0]);
+	if (n > 0) {
+		msg[n] = '\0';
+		if (sscanf(msg, "%d %u", &err, &local) != 2)
+			err = -1;
+	}
+	if (err != 0) {
+		say("vsock-echo %s fd=%d port=%u child-connect-failed %s", name, fd, port,
+		    err > 0 ? strerror(err) : "no-word-from-child");
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return;
+	}
+	say("vsock-echo %s fd=%d port=%u child-connected local_port=%u before-accept", name, fd, port, local);
+
+	flags = fcntl(fd, F_GETFL);
+	listenfds_acceptor_init(&a, fd);
+	s = listenfds_acceptor_take(&a, local, ECHO_TIMEOUT_MS);
+	if (s < 0) {
+		say("vsock-echo %s acceptor-take port=%u failed %s", name, local, strerror(-s));
+	} else {
+		echo_stream(name, s, local);
+		close(s);
+	}
+	listenfds_acceptor_close(&a);
+	/* The acceptor made the listener non-blocking; the report after this one
+	 * accepts in blocking mode. */
+	if (flags >= 0)
+		fcntl(fd, F_SETFL, flags);
+	waitpid(pid, &status, 0);
+	say("vsock-echo %s child exit=%d", name, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+}
+
+static void vsock_passfd_echo(const char *spec)
+{
+	char copy[256], *save = NULL;
+
+	snprintf(copy, sizeof(copy), "%s", spec);
+	for (char *e = strtok_r(copy, ",", &save); e; e = strtok_r(NULL, ",", &save)) {
+		char *colon = strchr(e, ':');
+
+		if (!colon) {
+			say("vsock-echo bad-conf %s", e);
+			continue;
+		}
+		*colon = '\0';
+		echo_one(e, (unsigned)strtoul(colon + 1, NULL, 10));
+	}
+}
+
 static void sleep_ms(long ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
@@ -525,6 +741,9 @@ int main(int argc, char **argv)
 		path[n] = '\0';
 		report_file(path);
 	}
+	/* Before report_listeners(): its accepts must not come first. */
+	if (conf_get("vsock_passfd_echo"))
+		vsock_passfd_echo(conf_get("vsock_passfd_echo"));
 	report_listeners();
 	if (conf_get("orphan"))
 		orphan();
