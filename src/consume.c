@@ -19,18 +19,6 @@
 
 #define CONSUME_PATH_MAX 4096
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 /* mkdir -p: parents 0755 (like /run's children), the last one 0700. */
 static int mkdir_p(const char *path, mode_t mode)
 {
@@ -71,13 +59,13 @@ static int consume_raw(int devfd, const char *dir, const char *dir_esc, uint64_t
 
 	r = sys_mount("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0700");
 	if (r < 0) {
-		seterr(err, errsz, "cannot mount a tmpfs at %s: %s", dir_esc, strerror(-r));
+		util_seterr(err, errsz, "cannot mount a tmpfs at %s: %s", dir_esc, strerror(-r));
 		return r;
 	}
 	dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0) {
 		r = -errno;
-		seterr(err, errsz, "cannot open %s: %s", dir_esc, strerror(-r));
+		util_seterr(err, errsz, "cannot open %s: %s", dir_esc, strerror(-r));
 	} else {
 		r = initdata_extract_fd(devfd, dirfd, max_bytes, ret_size, err, errsz);
 	}
@@ -106,33 +94,33 @@ int consume_initdata(const char *devnode, const char *dir, uint64_t max_bytes, s
 	fd = open(devnode, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
 		r = -errno;
-		seterr(err, errsz, "cannot open %s: %s", dev_esc, strerror(-r));
+		util_seterr(err, errsz, "cannot open %s: %s", dev_esc, strerror(-r));
 		return r;
 	}
 	r = probe_fd(fd, type, sizeof(type));
 	if (r == -ENOENT) {
-		seterr(err, errsz, "unrecognised initdata format on %s", dev_esc);
+		util_seterr(err, errsz, "unrecognised initdata format on %s", dev_esc);
 		return -EPROTONOSUPPORT;
 	}
 	if (r == -ENOTUNIQ) {
-		seterr(err, errsz, "ambivalent initdata format on %s: more than one signature", dev_esc);
+		util_seterr(err, errsz, "ambivalent initdata format on %s: more than one signature", dev_esc);
 		return -EPROTONOSUPPORT;
 	}
 	if (r < 0) {
-		seterr(err, errsz, "cannot probe %s: %s", dev_esc, strerror(-r));
+		util_seterr(err, errsz, "cannot probe %s: %s", dev_esc, strerror(-r));
 		return r;
 	}
 	log_escape(type_esc, sizeof(type_esc), type, strlen(type));
 
 	int raw = strcmp(type, "kata-raw") == 0;
 	if (!raw && !probe_type_supported(type)) {
-		seterr(err, errsz, "unsupported initdata format %s", type_esc);
+		util_seterr(err, errsz, "unsupported initdata format %s", type_esc);
 		return -EPROTONOSUPPORT;
 	}
 
 	r = mkdir_p(dir, 0700);
 	if (r < 0) {
-		seterr(err, errsz, "cannot create %s: %s", dir_esc, strerror(-r));
+		util_seterr(err, errsz, "cannot create %s: %s", dir_esc, strerror(-r));
 		return r;
 	}
 	if (raw) {
@@ -142,7 +130,7 @@ int consume_initdata(const char *devnode, const char *dir, uint64_t max_bytes, s
 	} else {
 		r = sys_mount(devnode, dir, type, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
 		if (r < 0) {
-			seterr(err, errsz, "cannot mount %s (%s) at %s: %s", dev_esc, type_esc, dir_esc,
+			util_seterr(err, errsz, "cannot mount %s (%s) at %s: %s", dev_esc, type_esc, dir_esc,
 			       strerror(-r));
 			return r;
 		}

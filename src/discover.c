@@ -131,37 +131,24 @@ int discover_check_disk(int rootfd, const char *name, const struct discover_opts
 	return discover_check_at(sysfd, name, opts, NULL, ret_kind);
 }
 
-/* "dddd:bb:dd.f", as in sys/bus/pci/devices. */
-static int discover_is_pci_address(const char *s)
+/* Parses a PCI hint "dddd:bb:ss.f" (hex; slot at most 1f, function at most
+ * 7) into the lowercase name sys/bus/pci/devices uses. 1 when s has that
+ * form, -EINVAL when it has the shape but not the ranges, 0 otherwise. */
+static int discover_parse_pci(const char *s, char out[static 13])
 {
 	static const char form[] = "xxxx:xx:xx.x";
 
-	if (strlen(s) != sizeof(form) - 1)
+	if (strnlen(s, sizeof(form)) != sizeof(form) - 1)
 		return 0;
 	for (size_t i = 0; form[i]; i++) {
 		if (form[i] == 'x' ? !isxdigit((unsigned char)s[i]) : s[i] != form[i])
 			return 0;
+		out[i] = (char)tolower((unsigned char)s[i]);
 	}
+	out[sizeof(form) - 1] = '\0';
+	if (strtoul(out + 8, NULL, 16) > 0x1f || out[11] > '7')
+		return -EINVAL;
 	return 1;
-}
-
-/* Whether the class link of disk `name` resolves below the PCI device `pci`:
- * its target ("../../devices/pci0000:00/0000:00:05.0/virtio2/block/vdb")
- * has the address as one of its components. */
-static int discover_under_pci(int sysfd, const char *name, const char *pci)
-{
-	char target[4096];
-	ssize_t n = readlinkat(sysfd, name, target, sizeof(target) - 1);
-	size_t plen = strlen(pci);
-
-	if (n < 0)
-		return 0;
-	target[n] = '\0';
-	for (const char *p = target; (p = strstr(p, pci)); p += plen) {
-		if ((p == target || p[-1] == '/') && (p[plen] == '/' || p[plen] == '\0'))
-			return 1;
-	}
-	return 0;
 }
 
 static void discover_warn_hint(const char *hint, const char *why)
@@ -172,63 +159,171 @@ static void discover_warn_hint(const char *hint, const char *why)
 		 log_escape(esc, sizeof(esc), hint, strnlen(hint, DISCOVER_NAME_MAX)), why);
 }
 
-/* Checks every whole disk of sys/class/block (only those below the PCI
- * device `pci` when it is set) and reports the outcome for method m:
- * 0 with one match, -ENOTUNIQ with several, -ENOENT with none. *ret_under
- * counts the entries looked at. */
-static int discover_scan(int sysfd, const struct discover_opts *opts, const char *pci, enum discover_method m,
-			 struct discover_result *result, size_t *ret_under)
-{
+/* The disks looked at by one step, and those whose serial matched. */
+struct discover_tally {
 	char names[DISCOVER_AMBIGUOUS_MAX][DISCOVER_NAME_MAX];
-	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
-	enum serial_kind kind = SERIAL_KIND_VIRTIO, k;
-	size_t n = 0, under = 0;
-	struct dirent *de;
-	DIR *d;
+	size_t n;         /* matches, even beyond the names kept */
+	size_t looked;    /* entries considered */
+	enum serial_kind kind;
+};
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
-	if (!d)
-		return -errno;
-	dfd = -1;
-	while ((de = readdir(d))) {
-		if (de->d_name[0] == '.' || (pci && !discover_under_pci(sysfd, de->d_name, pci)))
-			continue;
-		under++;
-		int r = discover_check_at(sysfd, de->d_name, opts, result, &k);
-		if (r < 0) {
-			/* Disks come and go, loop0 and sr0 have no serial. */
-			log_debug("initdata: %s: %s skipped: %s", discover_method_name(m), de->d_name, strerror(-r));
-			continue;
-		}
-		if (r == 1) {
-			if (n < DISCOVER_AMBIGUOUS_MAX)
-				util_strlcpy(names[n], de->d_name, DISCOVER_NAME_MAX);
-			n++;
-			kind = k;
-		}
+static void discover_tally_check(int sysfd, const char *name, const struct discover_opts *opts,
+				 enum discover_method m, struct discover_result *result, struct discover_tally *t)
+{
+	enum serial_kind k;
+	int r;
+
+	t->looked++;
+	r = discover_check_at(sysfd, name, opts, result, &k);
+	if (r < 0) {
+		/* Disks come and go, loop0 and sr0 have no serial. */
+		log_debug("initdata: %s: %s skipped: %s", discover_method_name(m), name, strerror(-r));
+		return;
 	}
-	closedir(d);
-	*ret_under = under;
-	if (n == 1) {
-		discover_found(result, names[0], m, kind);
+	if (r == 1) {
+		if (t->n < DISCOVER_AMBIGUOUS_MAX)
+			util_strlcpy(t->names[t->n], name, DISCOVER_NAME_MAX);
+		t->n++;
+		t->kind = k;
+	}
+}
+
+/* 0 with one match, -ENOTUNIQ with several, -ENOENT with none. */
+static int discover_tally_end(struct discover_tally *t, enum discover_method m, struct discover_result *result)
+{
+	if (t->n == 1) {
+		discover_found(result, t->names[0], m, t->kind);
 		return 0;
 	}
-	if (n > 1) {
-		if (n > DISCOVER_AMBIGUOUS_MAX)
-			log_warn("initdata: %zu disks have the serial; naming %d", n, DISCOVER_AMBIGUOUS_MAX);
-		discover_ambiguous(result, names, n, m);
+	if (t->n > 1) {
+		if (t->n > DISCOVER_AMBIGUOUS_MAX)
+			log_warn("initdata: %zu disks have the serial; naming %d", t->n, DISCOVER_AMBIGUOUS_MAX);
+		discover_ambiguous(result, t->names, t->n, m);
 		return -ENOTUNIQ;
 	}
 	return -ENOENT;
+}
+
+/* Whether name is pat, where '#' in pat stands for one or more digits and
+ * a pat of "*" for any name. */
+static int discover_name_is(const char *name, const char *pat)
+{
+	if (strcmp(pat, "*") == 0)
+		return name[0] != '.';
+	while (*pat) {
+		if (*pat == '#') {
+			if (!isdigit((unsigned char)*name))
+				return 0;
+			while (isdigit((unsigned char)*name))
+				name++;
+			pat++;
+		} else if (*pat++ != *name++) {
+			return 0;
+		}
+	}
+	return *name == '\0';
+}
+
+/* Entries a walk below one PCI device reads at most: a virtio-scsi
+ * controller's LUNs are the host's to multiply, the walk must end. */
+#define DISCOVER_PCI_WALK_MAX 16384
+
+struct discover_walk {
+	int sysfd;
+	const struct discover_opts *opts;
+	struct discover_result *result;
+	struct discover_tally tally;
+	size_t entries;
+};
+
+/* Follows path (a NULL-terminated list of components, see
+ * discover_name_is()) below dirfd; each name matching the last component
+ * is a disk to check. A component without '#' or '*' is opened directly;
+ * no symlink below the PCI device is followed. */
+static void discover_walk(struct discover_walk *w, int dirfd, const char *const *path)
+{
+	_cleanup_close_ int fd = -1;
+	struct dirent *de;
+	DIR *d;
+
+	if (!path[1] && !strpbrk(path[0], "#*")) {
+		discover_tally_check(w->sysfd, path[0], w->opts, DISCOVER_HINT, w->result, &w->tally);
+		return;
+	}
+	if (!strpbrk(path[0], "#*")) {
+		fd = openat(dirfd, path[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (fd >= 0)
+			discover_walk(w, fd, path + 1);
+		return;
+	}
+	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d)
+		return;
+	fd = -1;
+	while ((de = readdir(d))) {
+		if (++w->entries > DISCOVER_PCI_WALK_MAX) {
+			log_warn("initdata: hint: more than %d entries below the PCI device; stopped looking",
+				 DISCOVER_PCI_WALK_MAX);
+			break;
+		}
+		if (!discover_name_is(de->d_name, path[0]) || (de->d_type != DT_DIR && de->d_type != DT_UNKNOWN))
+			continue;
+		if (!path[1]) {
+			discover_tally_check(w->sysfd, de->d_name, w->opts, DISCOVER_HINT, w->result, &w->tally);
+			continue;
+		}
+		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		discover_walk(w, sub, path + 1);
+		close(sub);
+		if (w->entries > DISCOVER_PCI_WALK_MAX)
+			break;
+	}
+	closedir(d);
+}
+
+/* The hint names a PCI device: only the disks below it are checked, found
+ * where the kernel puts them (see tests/unit/tree.h): virtio-blk, NVMe
+ * namespaces (nvmeXnY; the multipath head of CONFIG_NVME_MULTIPATH lives
+ * elsewhere and is not found this way) and virtio-scsi LUNs. */
+static int discover_hint_pci(int rootfd, int sysfd, const char *pci, const struct discover_opts *opts,
+			     struct discover_result *result)
+{
+	static const char *const layouts[][7] = {
+		{ "virtio#", "block", "*", NULL },
+		{ "nvme", "nvme#", "nvme#n#", NULL },
+		{ "virtio#", "host#", "target#:#:#", "#:#:#:#", "block", "*", NULL },
+	};
+	struct discover_walk w = { .sysfd = sysfd, .opts = opts, .result = result };
+	char path[64], why[96];
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s", pci);
+	fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, sizeof(why), "can't open the PCI device (%s)", strerror(errno));
+		discover_warn_hint(pci, errno == ENOENT ? "no such PCI device" : why);
+		return -ENOENT;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(layouts) && w.entries <= DISCOVER_PCI_WALK_MAX; i++)
+		discover_walk(&w, fd, layouts[i]);
+	r = discover_tally_end(&w.tally, DISCOVER_HINT, result);
+	if (r == -ENOENT)
+		discover_warn_hint(pci, w.tally.looked ? "no disk of that PCI device has the serial"
+						       : "no disk below that PCI device");
+	return r;
 }
 
 static int discover_step_hint(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
 	_cleanup_close_ int sysfd = -1;
 	enum serial_kind kind;
-	char why[96];
+	char why[96], pci[13];
 	int r;
 
 	if (!opts->hint || !*opts->hint)
@@ -236,13 +331,12 @@ static int discover_step_hint(int rootfd, const struct discover_opts *opts, stru
 	sysfd = discover_open_sysfs(rootfd);
 	if (sysfd < 0)
 		return sysfd;
-	if (discover_is_pci_address(opts->hint)) {
-		size_t under;
-		r = discover_scan(sysfd, opts, opts->hint, DISCOVER_HINT, result, &under);
-		if (r == -ENOENT)
-			discover_warn_hint(opts->hint, under ? "no disk of that PCI device has the serial"
-							     : "no disk below that PCI device");
-		return r;
+	r = discover_parse_pci(opts->hint, pci);
+	if (r == 1)
+		return discover_hint_pci(rootfd, sysfd, pci, opts, result);
+	if (r < 0) {
+		discover_warn_hint(opts->hint, "not a PCI address (slot above 1f or function above 7)");
+		return -ENOENT;
 	}
 	if (!discover_name_valid(opts->hint)) {
 		discover_warn_hint(opts->hint, "not a block device name or PCI address");

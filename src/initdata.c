@@ -22,18 +22,6 @@
 
 #define GUNZIP_MIN_CHUNK 16384
 
-static void seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static void seterr(char *err, size_t errsz, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (!err || errsz == 0)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(err, errsz, fmt, ap);
-	va_end(ap);
-}
-
 static uint64_t le64(const uint8_t *p)
 {
 	uint64_t v = 0;
@@ -107,7 +95,7 @@ static int gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ret_out, 
 				zs->avail_out = 1;
 				zr = inflate(zs, Z_NO_FLUSH);
 				if (zs->avail_out == 0) {
-					seterr(err, errsz, "initdata decompresses to more than %zu bytes", cap);
+					util_seterr(err, errsz, "initdata decompresses to more than %zu bytes", cap);
 					return -EFBIG;
 				}
 				if (zr == Z_STREAM_END)
@@ -147,7 +135,7 @@ static int gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ret_out, 
 	}
 
 	if (zs->avail_in > 0 || in_left > 0) {
-		seterr(err, errsz, "initdata has %zu bytes of junk after the gzip stream",
+		util_seterr(err, errsz, "initdata has %zu bytes of junk after the gzip stream",
 		       (size_t)zs->avail_in + in_left);
 		return -EBADMSG;
 	}
@@ -157,12 +145,12 @@ static int gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ret_out, 
 	return 0;
 
 truncated:
-	seterr(err, errsz, "initdata gzip stream is truncated");
+	util_seterr(err, errsz, "initdata gzip stream is truncated");
 	return -EBADMSG;
 zerror:
 	if (zr == Z_MEM_ERROR)
 		return -ENOMEM;
-	seterr(err, errsz, "initdata gzip stream is corrupt: %s", zs->msg ? zs->msg : "bad data");
+	util_seterr(err, errsz, "initdata gzip stream is corrupt: %s", zs->msg ? zs->msg : "bad data");
 	return -EBADMSG;
 }
 
@@ -254,34 +242,34 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 
 	r = device_size(devfd, &devsize);
 	if (r < 0) {
-		seterr(err, errsz, "cannot get the initdata device size: %s", strerror(-r));
+		util_seterr(err, errsz, "cannot get the initdata device size: %s", strerror(-r));
 		return r;
 	}
 	r = pread_all(devfd, hdr, sizeof(hdr), 0);
 	if (r == -ENODATA) {
-		seterr(err, errsz, "initdata device is smaller than the %d-byte header", INITDATA_HEADER_SIZE);
+		util_seterr(err, errsz, "initdata device is smaller than the %d-byte header", INITDATA_HEADER_SIZE);
 		return -EBADMSG;
 	}
 	if (r < 0) {
-		seterr(err, errsz, "cannot read the initdata header: %s", strerror(-r));
+		util_seterr(err, errsz, "cannot read the initdata header: %s", strerror(-r));
 		return r;
 	}
 	r = initdata_parse_header(hdr, sizeof(hdr), devsize, max_bytes, &len);
 	if (r == -EBADMSG) {
-		seterr(err, errsz, "no initdata magic at offset 0");
+		util_seterr(err, errsz, "no initdata magic at offset 0");
 		return r;
 	}
 	if (r == -EINVAL) {
-		seterr(err, errsz, "initdata length is 0");
+		util_seterr(err, errsz, "initdata length is 0");
 		return r;
 	}
 	if (r == -ERANGE) {
 		uint64_t l = le64(hdr + 8);
 		if (devsize < INITDATA_HEADER_SIZE || l > devsize - INITDATA_HEADER_SIZE)
-			seterr(err, errsz, "initdata length %llu is beyond the device (%llu bytes)",
+			util_seterr(err, errsz, "initdata length %llu is beyond the device (%llu bytes)",
 			       (unsigned long long)l, (unsigned long long)devsize);
 		else
-			seterr(err, errsz, "initdata length %llu is above cocoinit.initdata_max_bytes=%llu",
+			util_seterr(err, errsz, "initdata length %llu is above cocoinit.initdata_max_bytes=%llu",
 			       (unsigned long long)l, (unsigned long long)max_bytes);
 		return r;
 	}
@@ -292,17 +280,17 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 
 	gz = malloc((size_t)len);
 	if (!gz) {
-		seterr(err, errsz, "cannot allocate %llu bytes for initdata", (unsigned long long)len);
+		util_seterr(err, errsz, "cannot allocate %llu bytes for initdata", (unsigned long long)len);
 		return -ENOMEM;
 	}
 	r = pread_all(devfd, gz, (size_t)len, INITDATA_HEADER_SIZE);
 	if (r == -ENODATA) {
 		/* The size said it fits; the device shrank under us. */
-		seterr(err, errsz, "initdata device ended before %llu bytes of data", (unsigned long long)len);
+		util_seterr(err, errsz, "initdata device ended before %llu bytes of data", (unsigned long long)len);
 		return -EBADMSG;
 	}
 	if (r < 0) {
-		seterr(err, errsz, "cannot read initdata: %s", strerror(-r));
+		util_seterr(err, errsz, "cannot read initdata: %s", strerror(-r));
 		return r;
 	}
 
@@ -310,13 +298,13 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 	r = gunzip(gz, (size_t)len, cap, &toml, &toml_len, err, errsz);
 	if (r < 0) {
 		if (r == -ENOMEM)
-			seterr(err, errsz, "out of memory decompressing initdata");
+			util_seterr(err, errsz, "out of memory decompressing initdata");
 		return r;
 	}
 
 	r = write_toml(dirfd, toml, toml_len);
 	if (r < 0) {
-		seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
+		util_seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
 		return r;
 	}
 	if (ret_size)

@@ -3,6 +3,8 @@
  * parsing. Nothing here allocates. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -77,4 +79,15 @@ size_t util_strlcpy(char *out, const char *src, size_t size)
 		out[n] = '\0';
 	}
 	return len;
+}
+
+void util_seterr(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errsz == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
 }

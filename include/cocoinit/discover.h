@@ -24,6 +24,10 @@ const char *discover_method_name(enum discover_method m);
 
 #define DISCOVER_NAME_MAX 64      /* a block device name below /sys/class/block */
 #define DISCOVER_AMBIGUOUS_MAX 8  /* devices named in an "ambiguous" report */
+/* A buffer for discover_format_matches(): every name escaped, "/dev/" and ",". */
+#define DISCOVER_MATCHES_SIZE (DISCOVER_AMBIGUOUS_MAX * (DISCOVER_NAME_MAX * 4 + 6) + 1)
+
+struct udev_waiter;
 
 struct discover_opts {
 	const char *serial; /* bytes, not necessarily terminated */
@@ -32,7 +36,12 @@ struct discover_opts {
 	unsigned methods;   /* DISCOVER_* bitmask */
 	uint64_t timeout_ms; /* for DISCOVER_UEVENT; 0 = do not wait */
 	int uevent_fd;      /* a bound uevent socket (uevent_open()), or -1 */
-	bool create_byid;   /* make dev/disk/by-id/virtio-<enc> when missing */
+	/* udevd's events (udev_waiter_open(), libudev builds only), or NULL;
+	 * when set, DISCOVER_UEVENT waits on it instead of uevent_fd. */
+	struct udev_waiter *udev_waiter;
+	/* Make dev/disk/by-id/virtio-<enc> when missing, unless udevd runs
+	 * (run/udev/control exists): then the link is udev's to make. */
+	bool create_byid;
 };
 
 struct discover_result {
@@ -64,6 +73,19 @@ int discover_by_magic(int rootfd, const struct discover_opts *opts, struct disco
  * 0 when not, -errno when it can't be read (partitions give 0). */
 int discover_check_disk(int rootfd, const char *name, const struct discover_opts *opts,
 			enum serial_kind *ret_kind);
+
+/* Opens what DISCOVER_UEVENT waits on, into opts: udevd's monitor when
+ * built with libudev and udevd runs below rootfd (run/udev/control), else
+ * the kernel uevent socket. Call it before discover_run(), so that a disk
+ * added during the scan is still announced. 0 or -errno (nothing opened). */
+int discover_waiter_open(int rootfd, struct discover_opts *opts);
+/* Closes what discover_waiter_open() opened; opts can be reused after. */
+void discover_waiter_close(struct discover_opts *opts);
+
+/* Writes "/dev/vdb,/dev/vdd" for result->matches (names escaped as in
+ * log_escape()) to buf, size DISCOVER_MATCHES_SIZE or less. 0, or -ENOBUFS
+ * when not every name fit (buf holds the whole entries that did). */
+int discover_format_matches(const struct discover_result *result, char *buf, size_t size);
 
 /* Creates dev/disk/by-id/virtio-<enc(serial)> -> ../../<name> when absent. */
 int discover_make_byid(int rootfd, const char *serial, size_t len, const char *name);

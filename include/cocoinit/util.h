@@ -39,5 +39,8 @@ int util_write_all(int fd, const void *buf, size_t len);
  * spaces, no overflow). 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t *ret);
 
+/* Formats a reason into err[errsz] for the caller to log; err may be NULL. */
+void util_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 /* strlcpy semantics: returns strlen(src); out is always terminated. */
 size_t util_strlcpy(char *out, const char *src, size_t size);

@@ -517,6 +517,61 @@ def scenario_agent_missing(t):
     expect_not_console(b, r"Kernel panic")
 
 
+def vsock_echo_ok(b, name, port, fd):
+    """The agent's passfd round trip on one listener (test-agent's
+    vsock_passfd_echo): the child's connect() returned before any accept,
+    the acceptor found the stream under the child's port, the payload went
+    both ways."""
+    lines = b.lines(f"vsock-echo {name} ")
+    m = [re.fullmatch(rf"fd={fd} port={port} child-connected local_port=(\d+) before-accept", l) for l in lines]
+    m = [x for x in m if x]
+    expect(len(m) == 1, f"{name}: the child's connect to CID 1 port {port} did not wait in the backlog: {lines}")
+    local = int(m[0].group(1))
+    expect(f"stream peer_port={local} peer_cid=1" in lines,
+           f"{name}: the acceptor's stream for port {local} is not the child's: {lines}")
+    expect(any(re.fullmatch(r"echoed \d+ bytes", l) for l in lines), f"{name}: no echo: {lines}")
+    expect(f"child local_port={local} echo-ok" in lines, f"{name}: the child did not get its payload back: {lines}")
+    expect("child exit=0" in lines, f"{name}: child {lines}")
+
+
+def scenario_vsock_passfd(t):
+    """cocoinit.passfd=1 and a vsock_listen entry: the agent takes both
+    listeners by name; connections made before it accepts wait in the backlog
+    and reach it under their peer port. Without cocoinit.passfd nothing
+    listens on the passfd port."""
+    conf = "vsock_passfd_echo=passfd:1027,debug:1030\n"
+    b = t.boot(["cocoinit.initdata=off", "cocoinit.passfd=1", "agent.passfd_listener_port=1027",
+                "cocoinit.vsock_listen=1030:debug", "cocoinit.modules=" + DEFAULT_MODULES], agent_conf=conf)
+    expect_console(b, r"cocoinit: listen: vsock port=1027 name=passfd fd=3$")
+    expect_console(b, r"cocoinit: listen: vsock port=1030 name=debug fd=4$")
+    expect_console(b, r"cocoinit: handoff: exec /usr/bin/kata-agent listen_fds=2$")
+    expect("start pid=1 argv0=/usr/bin/kata-agent" in b.agent, "the agent did not run as PID 1")
+    env = b.env()
+    expect(env.get("LISTEN_FDS") == "2" and env.get("LISTEN_PID") == "1" and
+           env.get("LISTEN_FDNAMES") == "passfd:debug", f"LISTEN_* {env}")
+    vsock_echo_ok(b, "passfd", 1027, 3)
+    vsock_echo_ok(b, "debug", 1030, 4)
+    # The listeners still accept afterwards (report_listeners runs later).
+    expect("listener passfd fd=3 port=1027 accepted" in b.agent, "passfd listener after the echo")
+    expect("listener debug fd=4 port=1030 accepted" in b.agent, "debug listener after the echo")
+
+    log(f"first boot: {b.wall:.1f}s wall")
+    b = t.boot(["cocoinit.initdata=off", "agent.passfd_listener_port=1027", "cocoinit.vsock_listen=1030:debug",
+                "cocoinit.modules=" + DEFAULT_MODULES], agent_conf=conf)
+    expect_not_console(b, r"cocoinit: listen: .*name=passfd")
+    expect_console(b, r"cocoinit: listen: vsock port=1030 name=debug fd=3$")
+    expect_console(b, r"cocoinit: handoff: exec /usr/bin/kata-agent listen_fds=1$")
+    env = b.env()
+    expect(env.get("LISTEN_FDS") == "1" and env.get("LISTEN_FDNAMES") == "debug", f"LISTEN_* {env}")
+    lines = b.lines("vsock-echo passfd ")
+    expect("take-failed No such file or directory" in lines, f"passfd taken without cocoinit.passfd: {lines}")
+    refused = [l for l in lines if l.startswith("port=1027 unbound ")]
+    expect(len(refused) == 1 and re.fullmatch(r"port=1027 unbound connect-failed "
+                                              r"(Connection reset by peer|Connection refused)", refused[0]),
+           f"something listens on 1027 without cocoinit.passfd: {lines}")
+    vsock_echo_ok(b, "debug", 1030, 3)
+
+
 # ---- initdata formats, hostile images, other buses, shares, the tool ----
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
@@ -556,12 +611,16 @@ def expect_initdata_file(b, want: bytes, mode="0400"):
         expect(f["mode"] == mode and f["uid"] == "0", f"{path}: mode={f['mode']} uid={f['uid']}, want {mode} root")
 
 
-def expect_found(b, regex_dev, serial, methods=("sysfs",)):
+def expect_found(b, regex_dev, serial, methods=("sysfs",), agent=True):
+    """The console's "found" line; with agent, the agent's COCOINIT_INITDATA_*
+    name the same device and method. Returns the device."""
     m = re.search(rf"cocoinit: initdata: found ({regex_dev}) via (\S+) serial={re.escape(serial)} in \d+us$",
                   b.console, re.M)
     expect(m, f"console has no 'found {regex_dev} ... serial={serial}' line")
     dev, method = m.group(1), m.group(2)
     expect(method in methods, f"found via {method}, expected one of {methods}")
+    if not agent:
+        return dev
     env = b.env()
     expect(env.get("COCOINIT_INITDATA_DEVICE") == dev, f"COCOINIT_INITDATA_DEVICE={env.get('COCOINIT_INITDATA_DEVICE')}, "
                                                        f"console says {dev}")
@@ -650,7 +709,7 @@ def hostile_raw(t, content, reason, cmdline=(), size_mib=4):
     t.disk("vol-a")
     t.disk("initdata", content, size_mib=size_mib)
     b = t.boot(["cocoinit.modules=" + DEFAULT_MODULES] + list(cmdline))
-    expect_found(b, r"/dev/vd[ab]", "initdata")
+    expect_found(b, r"/dev/vd[ab]", "initdata", agent=False)
     expect_console(b, r"cocoinit: fatal: initdata: /dev/vd[ab]: " + reason)
     expect_powered_off_by_cocoinit(b)
     expect(not b.agent_ran(), "the agent ran")

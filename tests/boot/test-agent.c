@@ -5,7 +5,8 @@
  * powers off or exits. /etc/test-agent.conf (key=value lines) selects extra
  * behaviour: orphan=1 leaves a zombie orphan for PID 1 to reap, exit=N
  * exits with N instead of powering off, file=PATH (repeatable) reports that
- * file's mode, size, SHA-256 and lines. The report goes to /dev/ttyS1 when
+ * file's mode, size, SHA-256 and lines, vsock_passfd_echo=NAME:PORT,...
+ * runs a passfd stream round trip per listener. The report goes to /dev/ttyS1 when
  * the VM has a second serial port (no kernel messages there), else stdout. */
 #include <dirent.h>
 #include <errno.h>
