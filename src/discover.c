@@ -14,10 +14,13 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "config.h"
+
 #include "cocoinit/discover.h"
 #include "cocoinit/log.h"
 #include "cocoinit/scan.h"
 #include "cocoinit/timing.h"
+#include "cocoinit/udev.h"
 #include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 
@@ -237,26 +240,22 @@ struct discover_walk {
 };
 
 /* Follows path (a NULL-terminated list of components, see
- * discover_name_is()) below dirfd; each name matching the last component
- * is a disk to check. A component without '#' or '*' is opened directly;
- * no symlink below the PCI device is followed. */
-static void discover_walk(struct discover_walk *w, int dirfd, const char *const *path)
+ * discover_name_is()) below the directory at; each name matching the last
+ * component is a disk to check. A component without '#' or '*' (never the
+ * last) is opened directly; no symlink below the PCI device is followed. */
+static void discover_walk(struct discover_walk *w, int at, const char *const *path)
 {
 	_cleanup_close_ int fd = -1;
 	struct dirent *de;
 	DIR *d;
 
-	if (!path[1] && !strpbrk(path[0], "#*")) {
-		discover_tally_check(w->sysfd, path[0], w->opts, DISCOVER_HINT, w->result, &w->tally);
-		return;
-	}
-	if (!strpbrk(path[0], "#*")) {
-		fd = openat(dirfd, path[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (path[1] && !strpbrk(path[0], "#*")) {
+		fd = openat(at, path[0], O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (fd >= 0)
 			discover_walk(w, fd, path + 1);
 		return;
 	}
-	fd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(at, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return;
 	d = fdopendir(fd);
@@ -275,7 +274,7 @@ static void discover_walk(struct discover_walk *w, int dirfd, const char *const 
 			discover_tally_check(w->sysfd, de->d_name, w->opts, DISCOVER_HINT, w->result, &w->tally);
 			continue;
 		}
-		int sub = openat(dirfd(d), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		int sub = openat(at, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		if (sub < 0)
 			continue;
 		discover_walk(w, sub, path + 1);
@@ -440,11 +439,26 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
 	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
-	size_t under;
+	_cleanup_close_ int dfd = -1;
+	struct discover_tally t = { .n = 0 };
+	struct dirent *de;
+	DIR *d;
 
 	if (sysfd < 0)
 		return sysfd;
-	return discover_scan(sysfd, opts, NULL, DISCOVER_SYSFS, result, &under);
+	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] != '.')
+			discover_tally_check(sysfd, de->d_name, opts, DISCOVER_SYSFS, result, &t);
+	}
+	closedir(d);
+	return discover_tally_end(&t, DISCOVER_SYSFS, result);
 }
 
 struct discover_uevent_ctx {
@@ -479,16 +493,60 @@ static int discover_step_uevent(int rootfd, const struct discover_opts *opts, ui
 	struct discover_uevent_ctx ctx = { .opts = opts, .result = result };
 	int r;
 
-	if (opts->uevent_fd < 0)
+	if (opts->uevent_fd < 0 && !opts->udev_waiter)
 		return -ENOENT;
 	sysfd = discover_open_sysfs(rootfd);
 	if (sysfd < 0)
 		return sysfd;
 	ctx.sysfd = sysfd;
-	r = uevent_wait_disk(opts->uevent_fd, deadline_us, discover_uevent_check, &ctx);
+#if HAVE_LIBUDEV
+	if (opts->udev_waiter)
+		r = udev_waiter_wait(opts->udev_waiter, deadline_us, discover_uevent_check, &ctx);
+	else
+#endif
+		r = opts->uevent_fd >= 0 ? uevent_wait_disk(opts->uevent_fd, deadline_us, discover_uevent_check, &ctx)
+					 : -ENOENT;
 	if (r > 0)
 		return 0;
 	return r == -ETIMEDOUT ? -ENOENT : r;
+}
+
+int discover_waiter_open(int rootfd, struct discover_opts *opts)
+{
+	int fd;
+
+#if HAVE_LIBUDEV
+	/* udevd's events come after its rules ran: the by-id link exists. */
+	if (udev_available(rootfd)) {
+		struct udev_waiter *w;
+		int r = udev_waiter_open(&w);
+		if (r == 0) {
+			opts->udev_waiter = w;
+			opts->uevent_fd = -1;
+			return 0;
+		}
+		log_warn("initdata: udev monitor: %s; waiting for kernel uevents instead", strerror(-r));
+	}
+#else
+	(void)rootfd;
+#endif
+	fd = uevent_open();
+	if (fd < 0)
+		return fd;
+	opts->uevent_fd = fd;
+	opts->udev_waiter = NULL;
+	return 0;
+}
+
+void discover_waiter_close(struct discover_opts *opts)
+{
+	if (opts->uevent_fd >= 0)
+		close(opts->uevent_fd);
+	opts->uevent_fd = -1;
+#if HAVE_LIBUDEV
+	udev_waiter_free(opts->udev_waiter);
+#endif
+	opts->udev_waiter = NULL;
 }
 
 static int discover_step_magic(int rootfd, const struct discover_opts *opts, struct discover_result *result)
@@ -575,6 +633,34 @@ int discover_make_byid(int rootfd, const char *serial, size_t len, const char *n
 	return 0;
 }
 
+/* How libudev (and udev_available()) tell that udevd runs. */
+static int discover_udev_runs(int rootfd)
+{
+	struct stat st;
+
+	return fstatat(rootfd, "run/udev/control", &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int discover_format_matches(const struct discover_result *result, char *buf, size_t size)
+{
+	char esc[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
+	size_t o = 0;
+
+	if (size == 0)
+		return -ENOBUFS;
+	buf[0] = '\0';
+	for (unsigned i = 0; i < result->n_matches && i < DISCOVER_AMBIGUOUS_MAX; i++) {
+		log_escape(esc, sizeof(esc), result->matches[i], strnlen(result->matches[i], DISCOVER_NAME_MAX));
+		int w = snprintf(buf + o, size - o, "%s/dev/%s", i ? "," : "", esc);
+		if (w < 0 || (size_t)w >= size - o) {
+			buf[o] = '\0';
+			return -ENOBUFS;
+		}
+		o += (size_t)w;
+	}
+	return 0;
+}
+
 /* The single steps start from a clean result, as discover_run() does. */
 static uint64_t discover_begin(struct discover_result *result)
 {
@@ -655,7 +741,7 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 		if (r != -ENOENT)
 			goto out;
 	}
-	if ((opts->methods & DISCOVER_UEVENT) && opts->timeout_ms > 0 && opts->uevent_fd >= 0) {
+	if ((opts->methods & DISCOVER_UEVENT) && opts->timeout_ms > 0 && (opts->uevent_fd >= 0 || opts->udev_waiter)) {
 		r = discover_step_uevent(rootfd, opts, start + opts->timeout_ms * 1000, result);
 		if (r != -ENOENT)
 			goto out;
@@ -665,8 +751,10 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 	else
 		r = -ENOENT;
 out:
+	/* When udevd runs the link is its to make (it may not have got to this
+	 * disk yet); making it too would race with udev's own. */
 	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
-	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC) {
+	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
 		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
 		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
 		if (k < 0 && k != -ENOENT)
