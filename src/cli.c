@@ -18,7 +18,6 @@
 #include "cocoinit/probe.h"
 #include "cocoinit/serial.h"
 #include "cocoinit/state.h"
-#include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 
 static const char cli_usage[] =
@@ -30,7 +29,9 @@ static const char cli_usage[] =
 	"       cocoinit --version | --help\n"
 	"\n"
 	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
-	"another error. Under --root DIR, discovery reads DIR/sys/class/block and DIR/dev.\n";
+	"another error. Under --root DIR, discovery reads DIR/sys/class/block and DIR/dev.\n"
+	"With --timeout-ms it waits for new disks: on udevd's events when udevd runs\n"
+	"(DIR/run/udev/control; builds with libudev), else on the kernel's uevents.\n";
 
 static int cli_usage_error(const char *cmd, const char *what, const char *arg)
 {
@@ -156,7 +157,7 @@ static int cli_locate(int argc, char **argv)
 	struct discover_result res;
 	const char *root = "/";
 	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
-	_cleanup_close_ int rootfd = -1, ufd = -1;
+	_cleanup_close_ int rootfd = -1;
 	bool json = false;
 	int c, r;
 
@@ -206,17 +207,18 @@ static int cli_locate(int argc, char **argv)
 			  strerror(errno));
 		return CLI_EXIT_ERROR;
 	}
-	/* Bound before the scan, so a disk added during it is not missed. */
+	/* Bound before the scan, so a disk added during it is not missed:
+	 * udevd's monitor when it runs below --root, else kernel uevents. */
 	if ((dopts.methods & DISCOVER_UEVENT) && dopts.timeout_ms > 0) {
-		ufd = uevent_open();
-		if (ufd < 0) {
-			log_error("locate: can't listen for uevents: %s", strerror(-ufd));
+		r = discover_waiter_open(rootfd, &dopts);
+		if (r < 0) {
+			log_error("locate: can't listen for uevents: %s", strerror(-r));
 			return CLI_EXIT_ERROR;
 		}
-		dopts.uevent_fd = ufd;
 	}
 
 	r = discover_run(rootfd, &dopts, &res);
+	discover_waiter_close(&dopts);
 	log_escape(esc, sizeof(esc), dopts.serial, dopts.serial_len);
 	if (json)
 		cli_locate_json(r, dopts.serial, dopts.serial_len, &res);
@@ -232,11 +234,8 @@ static int cli_locate(int argc, char **argv)
 		return CLI_EXIT_NOTFOUND;
 	}
 	if (r == -ENOTUNIQ) {
-		char list[DISCOVER_AMBIGUOUS_MAX * (DISCOVER_NAME_MAX + 6)] = "";
-		size_t o = 0;
-		for (unsigned i = 0; i < res.n_matches; i++)
-			o += (size_t)snprintf(list + o, sizeof(list) - o, "%s/dev/%s", i ? "," : "",
-					      res.matches[i]);
+		char list[DISCOVER_MATCHES_SIZE];
+		(void)discover_format_matches(&res, list, sizeof(list));
 		log_error("initdata: ambiguous serial=%s devices=%s", esc, list);
 		return CLI_EXIT_AMBIGUOUS;
 	}

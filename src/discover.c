@@ -306,14 +306,14 @@ static int discover_hint_pci(int rootfd, int sysfd, const char *pci, const struc
 	fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, sizeof(why), "can't open the PCI device (%s)", strerror(errno));
-		discover_warn_hint(pci, errno == ENOENT ? "no such PCI device" : why);
+		discover_warn_hint(opts->hint, errno == ENOENT ? "no such PCI device" : why);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(layouts) && w.entries <= DISCOVER_PCI_WALK_MAX; i++)
 		discover_walk(&w, fd, layouts[i]);
 	r = discover_tally_end(&w.tally, DISCOVER_HINT, result);
 	if (r == -ENOENT)
-		discover_warn_hint(pci, w.tally.looked ? "no disk of that PCI device has the serial"
+		discover_warn_hint(opts->hint, w.tally.looked ? "no disk of that PCI device has the serial"
 						       : "no disk below that PCI device");
 	return r;
 }

@@ -167,7 +167,6 @@ static void boot_shares(void)
 static void boot_listen(void)
 {
 	char err[ERR_MAX] = "";
-	char esc[LOG_ESCAPED_SIZE(CONFIG_LISTENER_NAME_MAX)];
 	int r;
 
 	r = vsock_plan(&cfg, listeners, ARRAY_SIZE(listeners), &n_listeners, err, sizeof(err));
@@ -176,22 +175,18 @@ static void boot_listen(void)
 		boot_fail("listen: %s", err[0] ? err : strerror(-r));
 		return;
 	}
-	for (size_t i = 0; i < n_listeners; i++)
-		listeners[i].fd = -1;
 	r = vsock_listen_all(listeners, n_listeners, err, sizeof(err));
 	if (r < 0) {
-		/* Continuing: the agent gets no half set of listeners. */
-		for (size_t i = 0; i < n_listeners; i++)
-			if (listeners[i].fd >= 0)
-				close(listeners[i].fd);
+		/* Continuing: vsock_listen_all() closed them all, the agent gets
+		 * no half set of listeners. */
 		n_listeners = 0;
 		boot_fail("listen: %s", err[0] ? err : strerror(-r));
 		return;
 	}
-	for (size_t i = 0; i < n_listeners; i++)
-		/* fd= is the number the agent will see. */
-		log_info("listen: vsock port=%u name=%s fd=%zu", listeners[i].port,
-			 log_escape(esc, sizeof(esc), listeners[i].name, strlen(listeners[i].name)), 3 + i);
+	/* Now, not at the hand-off: the line marks when host connections start
+	 * to queue, and it still reaches kmsg (the hand-off closes the log fds
+	 * before it moves the listeners). */
+	vsock_log_listeners(listeners, n_listeners);
 }
 
 static void boot_discover(int rootfd, struct discover_result *res)
@@ -204,7 +199,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		.create_byid = true,
 	};
 	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
-	char list[DISCOVER_AMBIGUOUS_MAX * (DISCOVER_NAME_MAX * 4 + 8)];
+	char list[DISCOVER_MATCHES_SIZE];
 	int r;
 
 	memcpy(st.serial, cfg.serial, cfg.serial_len);
@@ -225,16 +220,13 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		opts.methods |= DISCOVER_MAGIC;
 	if ((opts.methods & DISCOVER_UEVENT) && opts.timeout_ms > 0) {
 		/* Bound before the sysfs scan, so no disk slips between scan and wait. */
-		opts.uevent_fd = uevent_open();
-		if (opts.uevent_fd < 0) {
-			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-opts.uevent_fd));
-			opts.uevent_fd = -1;
-		}
+		r = discover_waiter_open(rootfd, &opts);
+		if (r < 0)
+			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-r));
 	}
 
 	r = discover_run(rootfd, &opts, res);
-	if (opts.uevent_fd >= 0)
-		close(opts.uevent_fd);
+	discover_waiter_close(&opts);
 	st.examined = res->examined;
 
 	if (r == 0) {
@@ -255,17 +247,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		return;
 	}
 	if (r == -ENOTUNIQ) {
-		size_t o = 0;
-		char name[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
-
-		list[0] = '\0';
-		for (unsigned i = 0; i < res->n_matches && i < DISCOVER_AMBIGUOUS_MAX; i++) {
-			log_escape(name, sizeof(name), res->matches[i], strnlen(res->matches[i], DISCOVER_NAME_MAX));
-			int w = snprintf(list + o, sizeof(list) - o, "%s/dev/%s", i ? "," : "", name);
-			if (w < 0 || (size_t)w >= sizeof(list) - o)
-				break;
-			o += (size_t)w;
-		}
+		(void)discover_format_matches(res, list, sizeof(list));
 		log_error("initdata: ambiguous serial=%s devices=%s", esc, list);
 		boot_fail("initdata: %u disks have serial=%s; refusing to pick one", res->n_matches, esc);
 		return;

@@ -46,7 +46,11 @@ int probe_fd(int fd, char *out, size_t outsz)
 			break;
 		got += (size_t)n;
 	}
-	if (got == sizeof(magic) && memcmp(magic, INITDATA_MAGIC, sizeof(magic)) == 0)
+	/* Nothing we know fits in fewer bytes than the magic; libblkid would
+	 * call an empty device an error rather than unknown. */
+	if (got < sizeof(magic))
+		return -ENOENT;
+	if (memcmp(magic, INITDATA_MAGIC, sizeof(magic)) == 0)
 		return put_type("kata-raw", out, outsz);
 
 	pr = blkid_new_probe();

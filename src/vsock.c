@@ -169,6 +169,7 @@ void vsock_log_listeners(const struct vsock_listener *ls, size_t n)
 		char esc[LOG_ESCAPED_SIZE(CONFIG_LISTENER_NAME_MAX)];
 
 		log_escape(esc, sizeof(esc), ls[i].name, strnlen(ls[i].name, sizeof(ls[i].name)));
-		log_info("listen: vsock port=%u name=%s fd=%d", ls[i].port, esc, ls[i].fd);
+		/* The hand-off puts listener i at fd 3 + i (LISTEN_FDS order). */
+		log_info("listen: vsock port=%u name=%s fd=%zu", ls[i].port, esc, 3 + i);
 	}
 }

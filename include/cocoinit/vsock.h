@@ -33,6 +33,7 @@ int vsock_listen_all(struct vsock_listener *ls, size_t n, char *err, size_t errs
 /* Closes the fds that are >= 0 and sets them to -1. */
 void vsock_close_all(struct vsock_listener *ls, size_t n);
 
-/* Logs "listen: vsock port=P name=N fd=F" for each listener (name escaped);
- * called after the hand-off has moved the fds, so F is what the agent sees. */
+/* Logs "listen: vsock port=P name=N fd=F" for each listener (name escaped),
+ * F being the fd the agent will receive (3 + index), not the one it has now:
+ * called as soon as they listen, while kmsg is still open. */
 void vsock_log_listeners(const struct vsock_listener *ls, size_t n);

@@ -241,6 +241,17 @@ static void test_locate_not_found(void **state)
 	assert_field(r.out, "device", "null");
 	assert_field(r.out, "serial", "\"missing\"");
 	assert_field(r.out, "examined", "3");
+
+	/* waiting, with and without udevd below the root: the deadline passes
+	 * quietly either way (udevd's monitor or the kernel's socket) */
+	for (int udevd = 0; udevd < 2; udevd++) {
+		if (udevd)
+			assert_int_equal(tree_apply(root, "file run/udev/control\n"), 0);
+		RUN(&r, "locate", "--root", root, "--serial", "missing", "--timeout-ms", "50", "--json");
+		assert_int_equal(r.status, 1);
+		assert_field(r.out, "device", "null");
+		assert_contains(r.err, "cocoinit: initdata: not found serial=missing\n");
+	}
 	tree_remove(root);
 }
 
@@ -468,6 +479,21 @@ static void test_probe_extract(void **state)
 	RUN(&r, "probe", img);
 	assert_int_equal(r.status, 1);
 	assert_contains(r.err, "nothing recognised");
+	/* empty and too small to hold anything: unknown, not an I/O error */
+	static const char *const tiny[] = { "", "ini" };
+	for (size_t i = 0; i < sizeof(tiny) / sizeof(tiny[0]); i++) {
+		int tfd = open(img, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		assert_true(tfd >= 0);
+		assert_int_equal(write(tfd, tiny[i], strlen(tiny[i])), (ssize_t)strlen(tiny[i]));
+		close(tfd);
+		RUN(&r, "probe", img);
+		assert_int_equal(r.status, 1);
+		assert_contains(r.err, "nothing recognised");
+		assert_string_equal(r.out, "");
+	}
+	RUN(&r, "probe", "/dev/null");
+	assert_int_equal(r.status, 1);
+	assert_contains(r.err, "cocoinit: probe: /dev/null: nothing recognised");
 	RUN(&r, "probe", "/nonexistent/disk");
 	assert_int_equal(r.status, 4);
 	assert_contains(r.err, "cocoinit: probe: can't open /nonexistent/disk");

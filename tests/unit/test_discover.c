@@ -11,15 +11,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
+#include "config.h"
+
 #include "cocoinit/discover.h"
 #include "cocoinit/log.h"
 #include "cocoinit/timing.h"
+#include "cocoinit/udev.h"
 #include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 #include "tree.h"
@@ -146,8 +150,143 @@ static void test_hint_pci_is_whole_component(void **state)
 	struct discover_result res;
 
 	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
-	assert_logged("warning: initdata: hint 0000:00:05.0: no disk below that PCI device");
+	assert_logged("warning: initdata: hint 0000:00:05.0: no such PCI device");
+	assert_int_equal(res.examined, 0);
 	fx_done(&f);
+}
+
+static void test_hint_pci_each_kind(void **state)
+{
+	/* NVMe namespace and virtio-scsi LUN, each at its own place below the device */
+	struct fixture f = fx_file("mixed.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:08.0");
+	struct discover_result res;
+
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/nvme0n1");
+	assert_int_equal(res.kind, SERIAL_KIND_NVME);
+	assert_int_equal(res.examined, 1);
+	o = OPTS("scsi-serial", DISCOVER_HINT, "0000:00:09.0");
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/sda");
+	assert_int_equal(res.kind, SERIAL_KIND_SCSI);
+	assert_int_equal(res.examined, 1);
+	/* the NVMe device's disk is not below the SCSI controller */
+	o = OPTS("initdata", DISCOVER_HINT, "0000:00:09.0");
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	assert_logged("hint 0000:00:09.0: no disk of that PCI device has the serial");
+	fx_done(&f);
+}
+
+static void test_hint_pci_spelling(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=initdata pci=0000:0a:1f.7\n"
+				       "dir sys/devices/pci0000:00/0000:00:03.0\n"
+				       "link sys/bus/pci/devices/0000:00:03.0 ../../../devices/pci0000:00/0000:00:03.0\n");
+	static const char *const bad[][2] = {
+		{ "0000:00:20.0", "hint 0000:00:20.0: not a PCI address (slot above 1f or function above 7)" },
+		{ "0000:00:05.8", "hint 0000:00:05.8: not a PCI address" },
+		/* not PCI-shaped: taken for a disk name, and there is none */
+		{ "0000:00:5.0", "hint 0000:00:5.0: no such disk" },
+		{ "0000:00:05.0/..", "hint 0000:00:05.0/..: not a block device name or PCI address" },
+		{ "0000:00:03.0", "hint 0000:00:03.0: no disk below that PCI device" },
+	};
+	struct discover_result res;
+
+	/* sysfs spells addresses in lowercase; a hint may not */
+	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:0A:1F.7");
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_HINT);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		o = OPTS("initdata", DISCOVER_HINT, bad[i][0]);
+		log_reset();
+		assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+		/* no serial was read (the disk-name case tried one, which is missing) */
+		assert_int_equal(res.examined, i == 2 ? 1 : 0);
+		assert_logged(bad[i][1]);
+	}
+	fx_done(&f);
+}
+
+static void test_hint_pci_no_links_followed(void **state)
+{
+	/* A link below the PCI device into another place holding a disk: not
+	 * followed, so vdc (elsewhere) is never looked at and vdb is found. */
+	struct fixture f = fx_manifest("disk vdb serial=initdata pci=0000:00:05.0\n"
+				       "disk vdc serial=initdata pci=0000:00:06.0\n"
+				       "dir elsewhere/block/vdc\n"
+				       "link sys/devices/pci0000:00/0000:00:05.0/virtio99 ../../../../elsewhere\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:05.0");
+	struct discover_result res;
+	struct stat st;
+
+	assert_int_equal(fstatat(f.rootfd, "sys/bus/pci/devices/0000:00:05.0/virtio99/block/vdc", &st, 0), 0);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.examined, 1);
+	fx_done(&f);
+}
+
+/* The PCI address of one of this machine's virtio disks with a serial,
+ * from its class link (".../0000:00:02.0/virtio1/block/vda"). */
+static int real_virtio_disk(char *name, char *pci)
+{
+	char path[300], target[512];
+	struct dirent *de;
+	DIR *d = opendir("/sys/class/block");
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (de = readdir(d))) {
+		if (strncmp(de->d_name, "vd", 2) != 0 || strlen(de->d_name) > 16)
+			continue;
+		snprintf(path, sizeof(path), "/sys/class/block/%s", de->d_name);
+		ssize_t n = readlink(path, target, sizeof(target) - 1);
+		if (n < 0)
+			continue;
+		target[n] = '\0';
+		char *v = strstr(target, "/virtio");
+		if (!v || v - target < 12)
+			continue;
+		*v = '\0';
+		snprintf(pci, 13, "%s", v - 12);
+		snprintf(name, 17, "%s", de->d_name);
+		found = 1;
+	}
+	closedir(d);
+	return found;
+}
+
+static void test_hint_pci_real_sysfs(void **state)
+{
+	char name[17], pci[13], serial[SERIAL_MAX + 1];
+	struct discover_result res;
+	enum serial_kind kind;
+	size_t len;
+	int rootfd, sysfd;
+
+	if (!real_virtio_disk(name, pci)) {
+		skip();
+		return;
+	}
+	sysfd = open("/sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(sysfd >= 0);
+	if (serial_read(sysfd, name, serial, &len, &kind) < 0 || len == 0) {
+		close(sysfd);
+		skip();
+		return;
+	}
+	close(sysfd);
+	rootfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+	struct discover_opts o = opts_for(serial, len, DISCOVER_HINT, pci);
+	assert_int_equal(discover_run(rootfd, &o, &res), 0);
+	assert_string_equal(res.name, name);
+	assert_int_equal(res.method, DISCOVER_HINT);
+	assert_int_equal(res.examined, 1);
+	close(rootfd);
 }
 
 static void test_wrong_hint_falls_through(void **state)
@@ -167,7 +306,7 @@ static void test_bad_hints_fall_through(void **state)
 {
 	static const char *const hints[][2] = {
 		{ "vdq", "hint vdq: no such disk" },
-		{ "0000:00:1f.0", "hint 0000:00:1f.0: no disk below that PCI device" },
+		{ "0000:00:1f.0", "hint 0000:00:1f.0: no such PCI device" },
 		{ "0000:00:06.0", "hint 0000:00:06.0: no disk of that PCI device has the serial" },
 		{ "vdc1", "hint vdc1: a partition, not a whole disk" },
 		{ "../vdb", "hint ../vdb: not a block device name" },
@@ -768,12 +907,133 @@ static void test_uevent_real_kernel_event(void **state)
 	fx_done(&f);
 }
 
+static void test_format_matches(void **state)
+{
+	struct discover_result res = { .n_matches = 2 };
+	char buf[DISCOVER_MATCHES_SIZE];
+
+	util_strlcpy(res.matches[0], "vdb", DISCOVER_NAME_MAX);
+	/* names under --root are anyone's bytes: escaped as log lines are */
+	util_strlcpy(res.matches[1], "v\x01" "d\xff", DISCOVER_NAME_MAX);
+	assert_int_equal(discover_format_matches(&res, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "/dev/vdb,/dev/v\\x01d\\xff");
+	/* a short buffer keeps whole entries only */
+	assert_int_equal(discover_format_matches(&res, buf, 12), -ENOBUFS);
+	assert_string_equal(buf, "/dev/vdb");
+	res.n_matches = 0;
+	assert_int_equal(discover_format_matches(&res, buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "");
+	/* the largest report fits the advertised size */
+	res.n_matches = DISCOVER_AMBIGUOUS_MAX;
+	for (int i = 0; i < DISCOVER_AMBIGUOUS_MAX; i++)
+		memset(res.matches[i], 0xff, DISCOVER_NAME_MAX - 1), res.matches[i][DISCOVER_NAME_MAX - 1] = '\0';
+	assert_int_equal(discover_format_matches(&res, buf, sizeof(buf)), 0);
+	assert_int_equal(strlen(buf), DISCOVER_AMBIGUOUS_MAX * (5 + (DISCOVER_NAME_MAX - 1) * 4) + DISCOVER_AMBIGUOUS_MAX - 1);
+}
+
+static void test_no_byid_when_udev_runs(void **state)
+{
+	/* udevd makes the links itself: cocoinit leaves them to it */
+	struct fixture f = fx_file("nobyid.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+	struct stat st;
+
+	assert_int_equal(tree_apply(f.root, "file run/udev/control\n"), 0);
+	o.create_byid = true;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
+	fx_done(&f);
+}
+
+static void test_waiter_choice(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+
+	/* no udevd below this root: the kernel's socket */
+	o.udev_waiter = (struct udev_waiter *)&o; /* overwritten, never used */
+	if (discover_waiter_open(f.rootfd, &o) < 0) {
+		fx_done(&f);
+		skip();
+		return;
+	}
+	assert_true(o.uevent_fd >= 0);
+	assert_null(o.udev_waiter);
+	discover_waiter_close(&o);
+	assert_int_equal(o.uevent_fd, -1);
+	assert_null(o.udev_waiter);
+
+	/* udevd runs: its monitor when built with libudev, else still the kernel's */
+	assert_int_equal(tree_apply(f.root, "file run/udev/control\n"), 0);
+	assert_int_equal(discover_waiter_open(f.rootfd, &o), 0);
+#if HAVE_LIBUDEV
+	assert_int_equal(o.uevent_fd, -1);
+	assert_non_null(o.udev_waiter);
+#else
+	assert_true(o.uevent_fd >= 0);
+	assert_null(o.udev_waiter);
+#endif
+	discover_waiter_close(&o);
+	discover_waiter_close(&o); /* twice is harmless */
+	fx_done(&f);
+}
+
+#if HAVE_LIBUDEV
+static void test_udev_waiter_real(void **state)
+{
+	/* With udevd's monitor chosen (the tree says udevd runs), a kernel
+	 * uevent reaches discovery only through the real udevd: found when
+	 * this machine runs one, the deadline passes when it does not. */
+	const char *disk = real_disk();
+	char manifest[128];
+	struct discover_result res;
+	int realfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int udevd;
+
+	assert_true(realfd >= 0);
+	udevd = udev_available(realfd);
+	close(realfd);
+	if (!disk) {
+		skip();
+		return;
+	}
+	snprintf(manifest, sizeof(manifest), "disk %s serial=initdata\nfile run/udev/control\n", disk);
+	struct fixture f = fx_manifest(manifest);
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	o.timeout_ms = udevd ? 20000 : 500;
+	o.create_byid = true;
+	assert_int_equal(discover_waiter_open(f.rootfd, &o), 0);
+	assert_non_null(o.udev_waiter);
+	assert_int_equal(replay_add(disk), 0);
+	if (udevd) {
+		assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+		assert_string_equal(res.name, disk);
+		assert_int_equal(res.method, DISCOVER_UEVENT);
+	} else {
+		assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+		assert_int_equal(res.examined, 0);
+	}
+	/* no link of cocoinit's own: udevd's is the one */
+	struct stat st;
+	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
+	discover_waiter_close(&o);
+	fx_done(&f);
+}
+#endif
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_hint_by_name),
 		cmocka_unit_test(test_hint_by_pci),
 		cmocka_unit_test(test_hint_pci_is_whole_component),
+		cmocka_unit_test(test_hint_pci_each_kind),
+		cmocka_unit_test(test_hint_pci_spelling),
+		cmocka_unit_test(test_hint_pci_no_links_followed),
+		cmocka_unit_test(test_hint_pci_real_sysfs),
 		cmocka_unit_test(test_wrong_hint_falls_through),
 		cmocka_unit_test(test_bad_hints_fall_through),
 		cmocka_unit_test(test_by_id),
@@ -806,6 +1066,12 @@ int main(void)
 		cmocka_unit_test(test_single_steps_start_clean),
 		cmocka_unit_test(test_magic_only_when_asked),
 		cmocka_unit_test(test_uevent_real_kernel_event),
+		cmocka_unit_test(test_format_matches),
+		cmocka_unit_test(test_no_byid_when_udev_runs),
+		cmocka_unit_test(test_waiter_choice),
+#if HAVE_LIBUDEV
+		cmocka_unit_test(test_udev_waiter_real),
+#endif
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

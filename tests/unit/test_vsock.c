@@ -350,10 +350,12 @@ static void test_listen_no_vsock(void **state)
 				 "(cocoinit.modules=vsock,vmw_vsock_virtio_transport or vsock_loopback)");
 }
 
+/* Logged before the hand-off moves them: the line shows the fd the agent
+ * will get (3, 4, ...), not the one cocoinit holds now. */
 static void test_log_listeners(void **state)
 {
-	struct vsock_listener ls[2] = { { .fd = 3, .port = 1027, .name = "passfd" },
-					{ .fd = 4, .port = 2000, .name = "we\\ird" } };
+	struct vsock_listener ls[2] = { { .fd = 9, .port = 1027, .name = "passfd" },
+					{ .fd = 7, .port = 2000, .name = "we\\ird" } };
 	int p[2];
 	char buf[512] = "";
 	ssize_t n;

@@ -177,6 +177,12 @@ static int tree_disk(const char *root, const char *name, const char *serial, siz
 	}
 	if ((r = tree_mkdir_p(root, diskdir)) < 0 || (r = tree_mkdir_p(root, devdir)) < 0)
 		return r;
+	/* The bus's view of the PCI device, shared by the disks below it. */
+	char bus[128];
+	snprintf(rel, sizeof(rel), "sys/bus/pci/devices/%s", pci);
+	snprintf(bus, sizeof(bus), "../../../devices/pci%.7s/%s", pci, pci);
+	if ((r = tree_link(root, rel, bus)) < 0 && r != -EEXIST)
+		return r;
 	snprintf(rel, sizeof(rel), "%s/device", diskdir);
 	if ((r = tree_link(root, rel, attr)) < 0)
 		return r;

@@ -22,6 +22,7 @@
  *   sys/devices/pci0000:00/0000:00:05.0/virtio<N>/block/vdb/{serial,dev,size}
  *   sys/devices/.../block/vdb/device -> ../../../virtio<N>
  *   sys/class/block/vdb -> ../../devices/pci0000:00/0000:00:05.0/virtio<N>/block/vdb
+ *   sys/bus/pci/devices/0000:00:05.0 -> ../../../devices/pci0000:00/0000:00:05.0
  *   dev/vdb  (a regular file standing in for the device node)
  * nvme0n1 lives at .../<pci>/nvme/nvme<N>/nvme0n1 (device -> ../../nvme<N>),
  * sdX at .../<pci>/virtio<N>/host<N>/target<N>:0:0/<N>:0:0:0/block/sdX.
