@@ -305,8 +305,9 @@ static int discover_hint_pci(int rootfd, int sysfd, const char *pci, const struc
 	snprintf(path, sizeof(path), "sys/bus/pci/devices/%s", pci);
 	fd = openat(rootfd, path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(why, sizeof(why), "can't open the PCI device (%s)", strerror(errno));
-		discover_warn_hint(opts->hint, errno == ENOENT ? "no such PCI device" : why);
+		int e = errno;
+		snprintf(why, sizeof(why), "can't open the PCI device (%s)", strerror(e));
+		discover_warn_hint(opts->hint, e == ENOENT ? "no such PCI device" : why);
 		return -ENOENT;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(layouts) && w.entries <= DISCOVER_PCI_WALK_MAX; i++)

@@ -26,7 +26,6 @@
 #include "cocoinit/state.h"
 #include "cocoinit/sys.h"
 #include "cocoinit/timing.h"
-#include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 #include "cocoinit/vsock.h"
 
