@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # QEMU boot tests: boots Debian's kernel under TCG with an initramfs holding
-# cocoinit as /init and tests/boot/test-agent, with virtio disks of given
-# serials, and asserts on the console (ttyS0) and the agent's report (ttyS1).
+# cocoinit as /init and tests/boot/test-agent, with disks of given serials
+# (virtio-blk, virtio-scsi or NVMe) and any extra QEMU devices (9p shares),
+# and asserts on the console (ttyS0) and the agent's report (ttyS1).
 # Each scenario is a function scenario_<name>(t); meson runs one per test.
-# Adding one: write the function, add its name to tests/boot/meson.build.
+# Adding one: write the function, add its name to tests/boot/meson.build
+# (and to NO_BOOT if it only runs the tools).
 import argparse
 import fcntl
 import glob
@@ -664,7 +666,10 @@ def scenario_raw_format(t):
     expect(b.agent_ran() and "start pid=1 argv0=/usr/bin/kata-agent" in b.agent, "the agent did not run as PID 1")
 
 
-FS_MODULES = {"iso9660": "isofs", "vfat": "vfat,nls_cp437,nls_ascii,nls_utf8"}
+# Debian's FAT defaults are codepage 437 and iocharset ascii; without those
+# nls modules the mount fails with EINVAL ("IO charset ascii not found"),
+# and no modprobe is there to load them on demand.
+FS_MODULES = {"iso9660": "isofs", "vfat": "vfat,nls_cp437,nls_ascii"}
 
 
 def initdata_filesystem(t, fs):

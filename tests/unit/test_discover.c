@@ -251,8 +251,9 @@ static int real_virtio_disk(char *name, char *pci)
 		if (!v || v - target < 12)
 			continue;
 		*v = '\0';
-		snprintf(pci, 13, "%s", v - 12);
-		snprintf(name, 17, "%s", de->d_name);
+		memcpy(pci, v - 12, 12);
+		pci[12] = '\0';
+		util_strlcpy(name, de->d_name, 17);
 		found = 1;
 	}
 	closedir(d);
