@@ -30,7 +30,7 @@ void log_set_console_fd(int fd);
 void log_set_console_loglevel(int console_loglevel);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-void log_vmsg(int level, const char *fmt, va_list ap);
+void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
 #define log_fatal(...) log_msg(LOG_LVL_CRIT, "fatal: " __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
