@@ -37,7 +37,8 @@ static int cli_usage_error(const char *cmd, const char *what, const char *arg)
 {
 	char esc[LOG_ESCAPED_SIZE(64)];
 
-	log_error("%s: %s%s%s (see cocoinit --help)", cmd, what, arg ? " " : "",
+	/* Every line already starts "cocoinit: "; the top level has no subcommand name. */
+	log_error("%s%s%s%s%s (see cocoinit --help)", cmd ? cmd : "", cmd ? ": " : "", what, arg ? " " : "",
 		  arg ? log_escape(esc, sizeof(esc), arg, strlen(arg)) : "");
 	return CLI_EXIT_USAGE;
 }
@@ -391,5 +392,5 @@ int cli_main(int argc, char **argv)
 			return r;
 		}
 	}
-	return cli_usage_error("cocoinit", "unknown command", argv[1]);
+	return cli_usage_error(NULL, "unknown command", argv[1]);
 }

@@ -109,11 +109,14 @@ static int discover_check_at(int sysfd, const char *name, const struct discover_
 
 	if (!discover_name_valid(name))
 		return -EINVAL;
-	if (discover_is_partition(sysfd, name))
+	r = serial_read(sysfd, name, got, &len, &kind);
+	/* Partitions have no serial attribute of their own: ask sysfs whether
+	 * this is one only when it matters, not once per disk in the scan. */
+	if ((r == -ENOENT || (r == 0 && serial_matches(opts->serial, opts->serial_len, got, len, kind))) &&
+	    discover_is_partition(sysfd, name))
 		return 0;
 	if (result)
 		result->examined++;
-	r = serial_read(sysfd, name, got, &len, &kind);
 	if (r < 0)
 		return r;
 	if (!serial_matches(opts->serial, opts->serial_len, got, len, kind)) {

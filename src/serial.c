@@ -94,7 +94,7 @@ int serial_read(int sysfd, const char *disk, char *out, size_t *ret_len, enum se
 		return -EINVAL;
 	for (size_t i = 0; i < ARRAY_SIZE(sources); i++) {
 		snprintf(path, sizeof(path), "%s/%s", disk, sources[i].attr);
-		ssize_t n = util_read_file_at(sysfd, path, raw, sizeof(raw), false);
+		ssize_t n = util_read_attr_at(sysfd, path, raw, sizeof(raw));
 		if (n == -ENOENT || n == -ENOTDIR)
 			continue;
 		if (n < 0)

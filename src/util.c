@@ -32,6 +32,19 @@ ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, b
 	return (ssize_t)got;
 }
 
+ssize_t util_read_attr_at(int dirfd, const char *path, void *buf, size_t size)
+{
+	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	ssize_t r;
+
+	if (fd < 0)
+		return -errno;
+	do
+		r = read(fd, buf, size);
+	while (r < 0 && errno == EINTR);
+	return r < 0 ? -errno : r;
+}
+
 int util_write_all(int fd, const void *buf, size_t len)
 {
 	const char *p = buf;

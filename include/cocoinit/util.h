@@ -32,6 +32,12 @@ static inline void freep(void *p)
  * unless follow is true) into buf. Returns the number of bytes read or -errno. */
 ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, bool follow);
 
+/* One read(2) of a sysfs attribute (never following a symlink): a text
+ * attribute's show() output, or a binary attribute of at most a page,
+ * arrives whole in the first read, so a second read would only cost a
+ * syscall. Not for procfs or pipes. Bytes read or -errno. */
+ssize_t util_read_attr_at(int dirfd, const char *path, void *buf, size_t size);
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 
