@@ -182,20 +182,11 @@ static int device_size(int fd, uint64_t *ret)
 /* Reads exactly n bytes at off; an early end of file is -ENODATA. */
 static int pread_all(int fd, void *buf, size_t n, off_t off)
 {
-	size_t got = 0;
+	ssize_t got = util_pread_all(fd, buf, n, off);
 
-	while (got < n) {
-		ssize_t r = pread(fd, (char *)buf + got, n - got, off + (off_t)got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (r == 0)
-			return -ENODATA;
-		got += (size_t)r;
-	}
-	return 0;
+	if (got < 0)
+		return (int)got;
+	return (size_t)got < n ? -ENODATA : 0;
 }
 
 static int write_toml(int dirfd, const uint8_t *data, size_t len)

@@ -77,6 +77,24 @@ static int listenfds_sockopt(int fd, int opt, int *ret)
 	return 0;
 }
 
+/* The port of a vsock, IPv4 or IPv6 address; false for other families. */
+static bool listenfds_addr_port(const struct sockaddr_storage *ss, unsigned *ret)
+{
+	switch (ss->ss_family) {
+	case AF_VSOCK:
+		*ret = ((const struct sockaddr_vm *)ss)->svm_port;
+		return true;
+	case AF_INET:
+		*ret = ntohs(((const struct sockaddr_in *)ss)->sin_port);
+		return true;
+	case AF_INET6:
+		*ret = ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+		return true;
+	default:
+		return false;
+	}
+}
+
 static int listenfds_bound_port(int fd, int family, unsigned *ret)
 {
 	struct sockaddr_storage ss;
@@ -87,19 +105,7 @@ static int listenfds_bound_port(int fd, int family, unsigned *ret)
 		return -errno;
 	if (ss.ss_family != family)
 		return -EAFNOSUPPORT;
-	switch (family) {
-	case AF_VSOCK:
-		*ret = ((struct sockaddr_vm *)&ss)->svm_port;
-		return 0;
-	case AF_INET:
-		*ret = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		return 0;
-	case AF_INET6:
-		*ret = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		return 0;
-	default:
-		return -EOPNOTSUPP;
-	}
+	return listenfds_addr_port(&ss, ret) ? 0 : -EOPNOTSUPP;
 }
 
 static int listenfds_check(int fd, int family, unsigned port)
@@ -195,32 +201,23 @@ static int listenfds_peer_key(int fd, uint32_t *ret)
 {
 	struct sockaddr_storage ss;
 	socklen_t len = sizeof(ss);
+	struct ucred cred;
+	socklen_t clen = sizeof(cred);
+	unsigned port;
 
 	memset(&ss, 0, sizeof(ss));
 	if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
 		return -errno;
-	switch (ss.ss_family) {
-	case AF_VSOCK:
-		*ret = ((struct sockaddr_vm *)&ss)->svm_port;
-		return 0;
-	case AF_INET:
-		*ret = ntohs(((struct sockaddr_in *)&ss)->sin_port);
-		return 0;
-	case AF_INET6:
-		*ret = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
-		return 0;
-	case AF_UNIX: {
-		struct ucred cred;
-		socklen_t clen = sizeof(cred);
-
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
-			return -errno;
-		*ret = (uint32_t)cred.pid;
+	if (listenfds_addr_port(&ss, &port)) {
+		*ret = port;
 		return 0;
 	}
-	default:
+	if (ss.ss_family != AF_UNIX)
 		return -EAFNOSUPPORT;
-	}
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) < 0)
+		return -errno;
+	*ret = (uint32_t)cred.pid;
+	return 0;
 }
 
 static void listenfds_acceptor_remove(struct listenfds_acceptor *a, size_t i)

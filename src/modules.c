@@ -117,7 +117,8 @@ static int modules_slurp(int dirfd, const char *path, size_t max, char **ret, si
 	_cleanup_close_ int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	struct stat st;
 	char *buf;
-	size_t got = 0, cap;
+	ssize_t got;
+	size_t cap;
 
 	if (fd < 0)
 		return -errno;
@@ -131,26 +132,14 @@ static int modules_slurp(int dirfd, const char *path, size_t max, char **ret, si
 	buf = malloc(cap + 1);
 	if (!buf)
 		return -ENOMEM;
-	while (got < cap) {
-		ssize_t r = read(fd, buf + got, cap - got);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			free(buf);
-			return (int)r;
-		}
-		if (r == 0)
-			break;
-		got += (size_t)r;
-	}
-	if (got > (size_t)st.st_size) {
+	got = util_pread_all(fd, buf, cap, -1);
+	if (got < 0 || (size_t)got > (size_t)st.st_size) {
 		free(buf);
-		return -EFBIG;
+		return got < 0 ? (int)got : -EFBIG;
 	}
 	buf[got] = '\0';
 	*ret = buf;
-	*ret_len = got;
+	*ret_len = (size_t)got;
 	return 0;
 }
 

@@ -29,26 +29,18 @@ int probe_fd(int fd, char *out, size_t outsz)
 	_cleanup_(blkid_free_probep) blkid_probe pr = NULL;
 	char magic[8];
 	const char *type = NULL;
-	size_t got = 0;
+	ssize_t got;
 	int r;
 
 	if (!out || outsz == 0)
 		return -EINVAL;
 	/* The raw format has no superblock libblkid knows: look for it first. */
-	while (got < sizeof(magic)) {
-		ssize_t n = pread(fd, magic + got, sizeof(magic) - got, (off_t)got);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		got += (size_t)n;
-	}
+	got = util_pread_all(fd, magic, sizeof(magic), 0);
+	if (got < 0)
+		return (int)got;
 	/* Nothing we know fits in fewer bytes than the magic; libblkid would
 	 * call an empty device an error rather than unknown. */
-	if (got < sizeof(magic))
+	if ((size_t)got < sizeof(magic))
 		return -ENOENT;
 	if (memcmp(magic, INITDATA_MAGIC, sizeof(magic)) == 0)
 		return put_type("kata-raw", out, outsz);

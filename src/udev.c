@@ -5,13 +5,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libudev.h>
-#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "cocoinit/log.h"
-#include "cocoinit/timing.h"
 #include "cocoinit/udev.h"
 #include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
@@ -105,16 +103,9 @@ int udev_waiter_wait(struct udev_waiter *w, uint64_t deadline_us, int (*check)(c
 				return r;
 		}
 
-		int expired = timing_now_us() >= deadline_us;
-		r = uevent_retry_due(&retry, expired, check, ctx);
+		r = uevent_retry_wait(&retry, fd, deadline_us, check, ctx);
 		if (r != 0)
 			return r;
-		if (expired)
-			return -ETIMEDOUT;
-
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (poll(&pfd, 1, uevent_retry_poll_ms(&retry, deadline_us)) < 0 && errno != EINTR)
-			return -errno;
 	}
 }
 

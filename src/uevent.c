@@ -213,6 +213,23 @@ int uevent_retry_poll_ms(const struct uevent_retry *q, uint64_t deadline_us)
 	return timeout;
 }
 
+int uevent_retry_wait(struct uevent_retry *q, int fd, uint64_t deadline_us,
+		      int (*check)(const char *devname, void *ctx), void *ctx)
+{
+	int expired = timing_now_us() >= deadline_us;
+	int r = uevent_retry_due(q, expired, check, ctx);
+
+	if (r != 0)
+		return r;
+	if (expired)
+		return -ETIMEDOUT;
+
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	if (poll(&pfd, 1, uevent_retry_poll_ms(q, deadline_us)) < 0 && errno != EINTR)
+		return -errno;
+	return 0;
+}
+
 int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx)
 {
 	struct uevent_retry retry = { 0 };
@@ -244,15 +261,8 @@ int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devn
 				return r;
 		}
 
-		int expired = timing_now_us() >= deadline_us;
-		r = uevent_retry_due(&retry, expired, check, ctx);
+		r = uevent_retry_wait(&retry, fd, deadline_us, check, ctx);
 		if (r != 0)
 			return r;
-		if (expired)
-			return -ETIMEDOUT;
-
-		struct pollfd pfd = { .fd = fd, .events = POLLIN };
-		if (poll(&pfd, 1, uevent_retry_poll_ms(&retry, deadline_us)) < 0 && errno != EINTR)
-			return -errno;
 	}
 }

@@ -10,16 +10,13 @@
 
 #include "cocoinit/util.h"
 
-ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, bool follow)
+ssize_t util_pread_all(int fd, void *buf, size_t size, off_t offset)
 {
-	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
-	_cleanup_close_ int fd = openat(dirfd, path, flags);
 	size_t got = 0;
 
-	if (fd < 0)
-		return -errno;
 	while (got < size) {
-		ssize_t r = read(fd, (char *)buf + got, size - got);
+		ssize_t r = offset < 0 ? read(fd, (char *)buf + got, size - got)
+				       : pread(fd, (char *)buf + got, size - got, offset + (off_t)got);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -30,6 +27,16 @@ ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, b
 		got += (size_t)r;
 	}
 	return (ssize_t)got;
+}
+
+ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, bool follow)
+{
+	int flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | (follow ? 0 : O_NOFOLLOW);
+	_cleanup_close_ int fd = openat(dirfd, path, flags);
+
+	if (fd < 0)
+		return -errno;
+	return util_pread_all(fd, buf, size, -1);
 }
 
 ssize_t util_read_attr_at(int dirfd, const char *path, void *buf, size_t size)

@@ -80,3 +80,10 @@ int uevent_retry_due(struct uevent_retry *q, int expired, int (*check)(const cha
 
 /* poll() timeout in ms: until the deadline or the next queued look. */
 int uevent_retry_poll_ms(const struct uevent_retry *q, uint64_t deadline_us);
+
+/* The tail of a wait loop, once the events queued on fd are handled: the
+ * looks that are due, then -ETIMEDOUT past the deadline, else a poll() on
+ * fd until it is readable, the next queued look or the deadline. Returns 0
+ * to receive again, else what the wait returns (a check's result, -errno). */
+int uevent_retry_wait(struct uevent_retry *q, int fd, uint64_t deadline_us,
+		      int (*check)(const char *devname, void *ctx), void *ctx);

@@ -38,6 +38,13 @@ ssize_t util_read_file_at(int dirfd, const char *path, void *buf, size_t size, b
  * syscall. Not for procfs or pipes. Bytes read or -errno. */
 ssize_t util_read_attr_at(int dirfd, const char *path, void *buf, size_t size);
 
+/* Reads up to size bytes of fd into buf, retrying on EINTR and short reads,
+ * until size or end of file: with pread() from offset, or with read() from
+ * the current position when offset is negative (pipes, the file's own
+ * position). Returns the number of bytes read (less than size only at end
+ * of file) or -errno. */
+ssize_t util_pread_all(int fd, void *buf, size_t size, off_t offset);
+
 /* Writes all of buf to fd, retrying on EINTR and short writes. 0 or -errno. */
 int util_write_all(int fd, const void *buf, size_t len);
 

@@ -16,10 +16,10 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cmocka.h>
 
+#include "fixture.h"
 #include "tree.h"
 
 extern char **environ;
@@ -84,6 +84,15 @@ static void run_bin(struct run *r, const char *const *args)
 	r->status = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 #define RUN(r, ...) run_bin(r, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* Checks how a run ended: its exit code and, unless out is NULL, all of its
+ * stdout. A failure shows everything the run printed. */
+static void assert_exit(const struct run *r, int status, const char *out)
+{
+	if (r->status != status || (out && strcmp(r->out, out) != 0))
+		fail_msg("exit %d, stdout \"%s\", stderr \"%s\"; want exit %d, stdout \"%s\"", r->status, r->out,
+			 r->err, status, out ? out : "(any)");
+}
 
 static void assert_contains(const char *hay, const char *needle)
 {
@@ -155,13 +164,11 @@ static void test_locate_found(void **state)
 	struct run r;
 
 	RUN(&r, "locate", "--root", root);
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "/dev/vdb\n");
+	assert_exit(&r, 0, "/dev/vdb\n");
 	assert_string_equal(r.err, "");
 	/* options after or before, --serial given */
 	RUN(&r, "locate", "--serial", "data-disk", "--root", root, "--method", "sysfs");
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "/dev/vdc\n");
+	assert_exit(&r, 0, "/dev/vdc\n");
 	tree_remove(root);
 }
 
@@ -172,7 +179,7 @@ static void test_locate_json(void **state)
 	char v[64];
 
 	RUN(&r, "locate", "--root", root, "--json");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_json_object(r.out);
 	assert_field(r.out, "device", "\"/dev/vdb\"");
 	assert_field(r.out, "method", "\"by-id\"");
@@ -183,7 +190,7 @@ static void test_locate_json(void **state)
 	assert_null(json_field(r.out, "ambiguous", v, sizeof(v)));
 
 	RUN(&r, "locate", "--root", root, "--json", "--method", "sysfs");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_field(r.out, "method", "\"sysfs\"");
 	assert_field(r.out, "examined", "3");
 	tree_remove(root);
@@ -195,18 +202,17 @@ static void test_locate_hint(void **state)
 	struct run r;
 
 	RUN(&r, "locate", "--root", root, "--method", "hint", "--hint", "0000:00:05.0", "--json");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_field(r.out, "device", "\"/dev/vdb\"");
 	assert_field(r.out, "method", "\"hint\"");
 	/* auto with a wrong hint: warned about, then by-id */
 	RUN(&r, "locate", "--root", root, "--hint", "vda", "--json");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_field(r.out, "method", "\"by-id\"");
 	assert_contains(r.err, "cocoinit: warning: initdata: hint vda:");
 	/* hint only, and it is wrong: not found */
 	RUN(&r, "locate", "--root", root, "--method", "hint", "--hint", "vdc");
-	assert_int_equal(r.status, 1);
-	assert_string_equal(r.out, "");
+	assert_exit(&r, 1, "");
 	tree_remove(root);
 }
 
@@ -217,9 +223,9 @@ static void test_locate_magic(void **state)
 
 	/* by content, only when asked */
 	RUN(&r, "locate", "--root", root, "--serial", "nope");
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	RUN(&r, "locate", "--root", root, "--serial", "nope", "--method", "magic", "--json");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_field(r.out, "device", "\"/dev/vdb\"");
 	assert_field(r.out, "method", "\"magic\"");
 	tree_remove(root);
@@ -231,12 +237,11 @@ static void test_locate_not_found(void **state)
 	struct run r;
 
 	RUN(&r, "locate", "--root", root, "--serial", "missing");
-	assert_int_equal(r.status, 1);
-	assert_string_equal(r.out, "");
+	assert_exit(&r, 1, "");
 	assert_contains(r.err, "cocoinit: initdata: not found serial=missing\n");
 
 	RUN(&r, "locate", "--root", root, "--serial", "missing", "--json");
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	assert_json_object(r.out);
 	assert_field(r.out, "device", "null");
 	assert_field(r.out, "serial", "\"missing\"");
@@ -248,7 +253,7 @@ static void test_locate_not_found(void **state)
 		if (udevd)
 			assert_int_equal(tree_apply(root, "file run/udev/control\n"), 0);
 		RUN(&r, "locate", "--root", root, "--serial", "missing", "--timeout-ms", "50", "--json");
-		assert_int_equal(r.status, 1);
+		assert_exit(&r, 1, NULL);
 		assert_field(r.out, "device", "null");
 		assert_contains(r.err, "cocoinit: initdata: not found serial=missing\n");
 	}
@@ -261,12 +266,11 @@ static void test_locate_ambiguous(void **state)
 	struct run r;
 
 	RUN(&r, "locate", "--root", root);
-	assert_int_equal(r.status, 3);
-	assert_string_equal(r.out, "");
+	assert_exit(&r, 3, "");
 	assert_contains(r.err, "cocoinit: initdata: ambiguous serial=initdata devices=/dev/vdb,/dev/vdd\n");
 
 	RUN(&r, "locate", "--root", root, "--json");
-	assert_int_equal(r.status, 3);
+	assert_exit(&r, 3, NULL);
 	assert_json_object(r.out);
 	assert_field(r.out, "device", "null");
 	assert_field(r.out, "ambiguous", "[\"/dev/vdb\",\"/dev/vdd\"]");
@@ -281,13 +285,13 @@ static void test_locate_json_escapes_serial(void **state)
 
 	assert_non_null(root);
 	RUN(&r, "locate", "--root", root, "--serial", "a\"b\\\x01\xff", "--json");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_json_object(r.out);
 	assert_field(r.out, "serial", "\"a\\\"b\\\\\\u0001\\u00ff\"");
 	assert_field(r.out, "device", "\"/dev/vdb\"");
 	/* the log escapes host bytes too */
 	RUN(&r, "locate", "--root", root, "--serial", "x\x01y");
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	assert_contains(r.err, "not found serial=x\\x01y\n");
 	tree_remove(root);
 }
@@ -298,14 +302,11 @@ static void test_locate_mixed_kinds(void **state)
 	struct run r;
 
 	RUN(&r, "locate", "--root", root);
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "/dev/nvme0n1\n");
+	assert_exit(&r, 0, "/dev/nvme0n1\n");
 	RUN(&r, "locate", "--root", root, "--serial", "scsi-serial");
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "/dev/sda\n");
+	assert_exit(&r, 0, "/dev/sda\n");
 	RUN(&r, "locate", "--root", root, "--serial", "\xffz");
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "/dev/vdb\n");
+	assert_exit(&r, 0, "/dev/vdb\n");
 	tree_remove(root);
 }
 
@@ -342,7 +343,7 @@ static void test_locate_usage(void **state)
 	assert_contains(r.err, "missing argument for --serial");
 	/* no arguments at all: usage on stderr */
 	run_bin(&r, (const char *const[]){ NULL });
-	assert_int_equal(r.status, 2);
+	assert_exit(&r, 2, NULL);
 	assert_contains(r.err, "usage: cocoinit locate");
 }
 
@@ -354,15 +355,15 @@ static void test_locate_errors(void **state)
 	/* waiting on uevents for a disk that never comes ends at the deadline */
 	RUN(&r, "locate", "--root", root, "--serial", "never", "--timeout-ms", "200");
 	if (!strstr(r.err, "can't listen for uevents")) {
-		assert_int_equal(r.status, 1);
+		assert_exit(&r, 1, NULL);
 		assert_contains(r.err, "not found serial=never");
 	} else {
-		assert_int_equal(r.status, 4);
+		assert_exit(&r, 4, NULL);
 	}
 	tree_remove(root);
 
 	RUN(&r, "locate", "--root", "/nonexistent/cocoinit-root");
-	assert_int_equal(r.status, 4);
+	assert_exit(&r, 4, NULL);
 	assert_contains(r.err, "cocoinit: locate: can't open root /nonexistent/cocoinit-root: No such file");
 }
 
@@ -384,15 +385,13 @@ static void test_encode_serial(void **state)
 
 	for (size_t i = 0; i < sizeof(vec) / sizeof(vec[0]); i++) {
 		RUN(&r, "encode-serial", vec[i][0]);
-		assert_int_equal(r.status, 0);
-		assert_string_equal(r.out, vec[i][1]);
+		assert_exit(&r, 0, vec[i][1]);
 	}
 	RUN(&r, "encode-serial", " \t ");
-	assert_int_equal(r.status, 1);
-	assert_string_equal(r.out, "");
+	assert_exit(&r, 1, "");
 	assert_contains(r.err, "udev makes no by-id link");
 	RUN(&r, "encode-serial", "a/../b");
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	assert_contains(r.err, "udev refuses the link");
 }
 
@@ -401,41 +400,26 @@ static void test_version_help(void **state)
 	struct run r;
 
 	RUN(&r, "--version");
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "cocoinit " COCOINIT_VERSION "\n");
+	assert_exit(&r, 0, "cocoinit " COCOINIT_VERSION "\n");
 	RUN(&r, "--help");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_contains(r.out, "usage: cocoinit locate");
 	assert_contains(r.out, "encode-serial SERIAL");
 	RUN(&r, "locate", "--help");
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_contains(r.out, "--timeout-ms");
 }
 
 /* A Kata raw-format image: magic, u64 LE length, gzip(toml), zero padded. */
 static char *write_raw_image(const char *dir, const char *toml)
 {
-	uint8_t gz[4096], img[8192] = { 0 };
-	z_stream z = { 0 };
+	size_t len;
+	uint8_t *gz = fixture_gzip(toml, strlen(toml), &len);
 	char *path;
 
-	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY), Z_OK);
-	z.next_in = (Bytef *)toml;
-	z.avail_in = (uInt)strlen(toml);
-	z.next_out = gz;
-	z.avail_out = sizeof(gz);
-	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
-	uint64_t len = z.total_out;
-	deflateEnd(&z);
-	memcpy(img, "initdata", 8);
-	for (int i = 0; i < 8; i++)
-		img[8 + i] = (uint8_t)(len >> (8 * i));
-	memcpy(img + 16, gz, len);
 	assert_true(asprintf(&path, "%s/disk.img", dir) > 0);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(write(fd, img, 1024), 1024);
-	close(fd);
+	fixture_write_raw(path, len, gz, len, 1024);
+	free(gz);
 	return path;
 }
 
@@ -449,13 +433,12 @@ static void test_probe_extract(void **state)
 	assert_non_null(dir);
 	img = write_raw_image(dir, toml);
 	RUN(&r, "probe", img);
-	assert_int_equal(r.status, 0);
-	assert_string_equal(r.out, "kata-raw\n");
+	assert_exit(&r, 0, "kata-raw\n");
 
 	assert_true(asprintf(&outdir, "%s/out", dir) > 0);
 	assert_int_equal(mkdir(outdir, 0700), 0);
 	RUN(&r, "extract", img, outdir);
-	assert_int_equal(r.status, 0);
+	assert_exit(&r, 0, NULL);
 	assert_true(asprintf(&file, "%s/initdata.toml", outdir) > 0);
 	int fd = open(file, O_RDONLY | O_CLOEXEC);
 	assert_true(fd >= 0);
@@ -466,7 +449,7 @@ static void test_probe_extract(void **state)
 
 	/* a bound below the compressed length is an error */
 	RUN(&r, "extract", img, outdir, "--max-bytes", "8");
-	assert_int_equal(r.status, 4);
+	assert_exit(&r, 4, NULL);
 	assert_contains(r.err, "cocoinit: extract: ");
 
 	/* nothing recognisable (1 MiB of zeros), and no such file */
@@ -477,7 +460,7 @@ static void test_probe_extract(void **state)
 	assert_int_equal(write(zfd, zeros, sizeof(zeros)), sizeof(zeros));
 	close(zfd);
 	RUN(&r, "probe", img);
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	assert_contains(r.err, "nothing recognised");
 	/* empty and too small to hold anything: unknown, not an I/O error */
 	static const char *const tiny[] = { "", "ini" };
@@ -487,18 +470,17 @@ static void test_probe_extract(void **state)
 		assert_int_equal(write(tfd, tiny[i], strlen(tiny[i])), (ssize_t)strlen(tiny[i]));
 		close(tfd);
 		RUN(&r, "probe", img);
-		assert_int_equal(r.status, 1);
+		assert_exit(&r, 1, "");
 		assert_contains(r.err, "nothing recognised");
-		assert_string_equal(r.out, "");
 	}
 	RUN(&r, "probe", "/dev/null");
-	assert_int_equal(r.status, 1);
+	assert_exit(&r, 1, NULL);
 	assert_contains(r.err, "cocoinit: probe: /dev/null: nothing recognised");
 	RUN(&r, "probe", "/nonexistent/disk");
-	assert_int_equal(r.status, 4);
+	assert_exit(&r, 4, NULL);
 	assert_contains(r.err, "cocoinit: probe: can't open /nonexistent/disk");
 	RUN(&r, "extract", "/nonexistent/disk", outdir);
-	assert_int_equal(r.status, 4);
+	assert_exit(&r, 4, NULL);
 	free(file);
 	free(outdir);
 	free(img);

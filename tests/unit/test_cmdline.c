@@ -43,6 +43,23 @@ static int parse(const char *s)
 		assert_string_equal(err, msg);        \
 	} while (0)
 
+/* line parses, and then the number field (a cfg member) is want. */
+#define GOOD_IS(line, field, want)                                                               \
+	do {                                                                                     \
+		GOOD(line);                                                                      \
+		if ((long long)(field) != (long long)(want))                                     \
+			fail_msg("parse(%s): %s is %lld, want %lld", line, #field, (long long)(field), \
+				 (long long)(want));                                             \
+	} while (0)
+
+/* line parses, and then the string field (a cfg member) is want. */
+#define GOOD_STR(line, field, want)                                                             \
+	do {                                                                                    \
+		GOOD(line);                                                                     \
+		if (strcmp(field, want) != 0)                                                   \
+			fail_msg("parse(%s): %s is \"%s\", want \"%s\"", line, #field, field, want); \
+	} while (0)
+
 /* The log goes to a temporary file the test reads back. */
 static int log_file = -1;
 
@@ -111,13 +128,10 @@ static void test_defaults(void **state)
 static void test_initdata(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata=off");
-	assert_int_equal(cfg.initdata, INITDATA_OFF);
+	GOOD_IS("cocoinit.initdata=off", cfg.initdata, INITDATA_OFF);
 	assert_true(cfg.initdata_set);
-	GOOD("cocoinit.initdata=required");
-	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
-	GOOD("cocoinit.initdata=auto");
-	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	GOOD_IS("cocoinit.initdata=required", cfg.initdata, INITDATA_REQUIRED);
+	GOOD_IS("cocoinit.initdata=auto", cfg.initdata, INITDATA_AUTO);
 	BAD("cocoinit.initdata=sometimes", "cocoinit.initdata: \"sometimes\" is not one of auto, required, off");
 	BAD("cocoinit.initdata", "cocoinit.initdata: \"\" is not one of auto, required, off");
 	BAD("cocoinit.initdata=Required", "cocoinit.initdata: \"Required\" is not one of auto, required, off");
@@ -128,18 +142,15 @@ static void test_serial(void **state)
 	char line[600];
 
 	(void)state;
-	GOOD("cocoinit.initdata_serial=image-0123456789abcdef");
-	assert_string_equal(cfg.serial, "image-0123456789abcdef");
+	GOOD_STR("cocoinit.initdata_serial=image-0123456789abcdef", cfg.serial, "image-0123456789abcdef");
 	assert_int_equal(cfg.serial_len, 22);
 	assert_true(cfg.serial_set);
 	/* Any byte but NUL, raw: the kernel passes them through. */
-	GOOD("cocoinit.initdata_serial=\"a\x01\xff$b\"");
-	assert_int_equal(cfg.serial_len, 5);
+	GOOD_IS("cocoinit.initdata_serial=\"a\x01\xff$b\"", cfg.serial_len, 5);
 	assert_memory_equal(cfg.serial, "a\x01\xff$b", 6);
 	/* 255 bytes fit, 256 do not. */
 	snprintf(line, sizeof(line), "cocoinit.initdata_serial=%0255d", 7);
-	GOOD(line);
-	assert_int_equal(cfg.serial_len, 255);
+	GOOD_IS(line, cfg.serial_len, 255);
 	snprintf(line, sizeof(line), "cocoinit.initdata_serial=%0256d", 7);
 	assert_int_equal(parse(line), -EINVAL);
 	assert_non_null(strstr(err, "\" is too long (at most 255 bytes)"));
@@ -151,12 +162,9 @@ static void test_serial(void **state)
 static void test_hint(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata_hint=vdb");
-	assert_string_equal(cfg.hint, "vdb");
-	GOOD("cocoinit.initdata_hint=0000:00:05.0");
-	assert_string_equal(cfg.hint, "0000:00:05.0");
-	GOOD("cocoinit.initdata_hint=nvme0n1 cocoinit.initdata_hint=");
-	assert_string_equal(cfg.hint, "");
+	GOOD_STR("cocoinit.initdata_hint=vdb", cfg.hint, "vdb");
+	GOOD_STR("cocoinit.initdata_hint=0000:00:05.0", cfg.hint, "0000:00:05.0");
+	GOOD_STR("cocoinit.initdata_hint=nvme0n1 cocoinit.initdata_hint=", cfg.hint, "");
 	BAD("cocoinit.initdata_hint=../vda", "cocoinit.initdata_hint: \"../vda\" is not a block device name or PCI address");
 	BAD("cocoinit.initdata_hint=vd/b", "cocoinit.initdata_hint: \"vd/b\" is not a block device name or PCI address");
 	BAD("cocoinit.initdata_hint=\"vd\x7f\"",
@@ -168,13 +176,10 @@ static void test_hint(void **state)
 static void test_timeout(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata_timeout_ms=10000");
-	assert_int_equal(cfg.timeout_ms, 10000);
+	GOOD_IS("cocoinit.initdata_timeout_ms=10000", cfg.timeout_ms, 10000);
 	assert_true(cfg.timeout_set);
-	GOOD("cocoinit.initdata_timeout_ms=0");
-	assert_int_equal(cfg.timeout_ms, 0);
-	GOOD("cocoinit.initdata_timeout_ms=86400000");
-	assert_int_equal(cfg.timeout_ms, 86400000);
+	GOOD_IS("cocoinit.initdata_timeout_ms=0", cfg.timeout_ms, 0);
+	GOOD_IS("cocoinit.initdata_timeout_ms=86400000", cfg.timeout_ms, 86400000);
 	BAD("cocoinit.initdata_timeout_ms=abc", "cocoinit.initdata_timeout_ms: \"abc\" is not a number");
 	BAD("cocoinit.initdata_timeout_ms=-1", "cocoinit.initdata_timeout_ms: \"-1\" is not a number");
 	BAD("cocoinit.initdata_timeout_ms=+5", "cocoinit.initdata_timeout_ms: \"+5\" is not a number");
@@ -199,10 +204,8 @@ static void test_scan(void **state)
 static void test_dir(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata_dir=/run/initdata");
-	assert_string_equal(cfg.initdata_dir, "/run/initdata");
-	GOOD("cocoinit.initdata_dir=/run/..x/a..");
-	assert_string_equal(cfg.initdata_dir, "/run/..x/a..");
+	GOOD_STR("cocoinit.initdata_dir=/run/initdata", cfg.initdata_dir, "/run/initdata");
+	GOOD_STR("cocoinit.initdata_dir=/run/..x/a..", cfg.initdata_dir, "/run/..x/a..");
 	BAD("cocoinit.initdata_dir=run/x",
 	    "cocoinit.initdata_dir: \"run/x\" is not an absolute path below / without \"..\"");
 	BAD("cocoinit.initdata_dir=/run/../etc",
@@ -215,10 +218,8 @@ static void test_dir(void **state)
 static void test_max_bytes(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata_max_bytes=262144");
-	assert_int_equal(cfg.max_bytes, 262144);
-	GOOD("cocoinit.initdata_max_bytes=67108864");
-	assert_int_equal(cfg.max_bytes, 67108864);
+	GOOD_IS("cocoinit.initdata_max_bytes=262144", cfg.max_bytes, 262144);
+	GOOD_IS("cocoinit.initdata_max_bytes=67108864", cfg.max_bytes, 67108864);
 	BAD("cocoinit.initdata_max_bytes=0", "cocoinit.initdata_max_bytes: \"0\" is out of range (1..67108864)");
 	BAD("cocoinit.initdata_max_bytes=67108865",
 	    "cocoinit.initdata_max_bytes: \"67108865\" is out of range (1..67108864)");
@@ -231,17 +232,14 @@ static void test_modules(void **state)
 	size_t o;
 
 	(void)state;
-	GOOD("cocoinit.modules=virtio_blk,vsock-loopback,,nvme,");
-	assert_int_equal(cfg.n_modules, 3);
+	GOOD_IS("cocoinit.modules=virtio_blk,vsock-loopback,,nvme,", cfg.n_modules, 3);
 	assert_string_equal(cfg.modules[0], "virtio_blk");
 	assert_string_equal(cfg.modules[1], "vsock-loopback");
 	assert_string_equal(cfg.modules[2], "nvme");
 	/* A later occurrence replaces the list; an empty one clears it. */
-	GOOD("cocoinit.modules=a,b cocoinit.modules=c");
-	assert_int_equal(cfg.n_modules, 1);
+	GOOD_IS("cocoinit.modules=a,b cocoinit.modules=c", cfg.n_modules, 1);
 	assert_string_equal(cfg.modules[0], "c");
-	GOOD("cocoinit.modules=a cocoinit.modules=");
-	assert_int_equal(cfg.n_modules, 0);
+	GOOD_IS("cocoinit.modules=a cocoinit.modules=", cfg.n_modules, 0);
 	BAD("cocoinit.modules=virtio_blk,a/b",
 	    "cocoinit.modules: \"virtio_blk,a/b\" has a module name \"a/b\" with bytes outside [A-Za-z0-9_-]");
 	BAD("cocoinit.modules=\"a b\"",
@@ -253,8 +251,7 @@ static void test_modules(void **state)
 	assert_non_null(strstr(err, "\" names more than 32 modules"));
 	/* 32 are fine. */
 	*strrchr(line, ',') = '\0';
-	GOOD(line);
-	assert_int_equal(cfg.n_modules, 32);
+	GOOD_IS(line, cfg.n_modules, 32);
 	assert_string_equal(cfg.modules[31], "m31");
 	snprintf(line, sizeof(line), "cocoinit.modules=%064d", 0);
 	assert_int_equal(parse(line), -EINVAL);
@@ -267,14 +264,12 @@ static void test_vsock_listen(void **state)
 	size_t o;
 
 	(void)state;
-	GOOD("cocoinit.vsock_listen=1030:debug,4294967294:x.y-z");
-	assert_int_equal(cfg.n_listeners, 2);
+	GOOD_IS("cocoinit.vsock_listen=1030:debug,4294967294:x.y-z", cfg.n_listeners, 2);
 	assert_int_equal(cfg.listeners[0].port, 1030);
 	assert_string_equal(cfg.listeners[0].name, "debug");
 	assert_int_equal(cfg.listeners[1].port, 4294967294u);
 	assert_string_equal(cfg.listeners[1].name, "x.y-z");
-	GOOD("cocoinit.vsock_listen=1:a cocoinit.vsock_listen=2:b");
-	assert_int_equal(cfg.n_listeners, 1);
+	GOOD_IS("cocoinit.vsock_listen=1:a cocoinit.vsock_listen=2:b", cfg.n_listeners, 1);
 	assert_int_equal(cfg.listeners[0].port, 2);
 	BAD("cocoinit.vsock_listen=1027", "cocoinit.vsock_listen: \"1027\" is not PORT:NAME[,PORT:NAME...]");
 	BAD("cocoinit.vsock_listen=1:a,", "cocoinit.vsock_listen: \"1:a,\" is not PORT:NAME[,PORT:NAME...]");
@@ -307,8 +302,7 @@ static void test_vsock_listen(void **state)
 	assert_int_equal(parse(line), -EINVAL);
 	assert_non_null(strstr(err, "\" has more than 16 listeners"));
 	*strrchr(line, ',') = '\0';
-	GOOD(line);
-	assert_int_equal(cfg.n_listeners, 16);
+	GOOD_IS(line, cfg.n_listeners, 16);
 }
 
 static void test_passfd(void **state)
@@ -329,10 +323,8 @@ static void test_passfd(void **state)
 static void test_passfd_port(void **state)
 {
 	(void)state;
-	GOOD("agent.passfd_listener_port=2048 cocoinit.passfd=1");
-	assert_int_equal(cfg.passfd_port, 2048);
-	GOOD("agent.passfd_listener_port=4294967294");
-	assert_int_equal(cfg.passfd_port, 4294967294u);
+	GOOD_IS("agent.passfd_listener_port=2048 cocoinit.passfd=1", cfg.passfd_port, 2048);
+	GOOD_IS("agent.passfd_listener_port=4294967294", cfg.passfd_port, 4294967294u);
 	BAD("agent.passfd_listener_port=x", "agent.passfd_listener_port: \"x\" is not a number");
 	BAD("agent.passfd_listener_port=0", "agent.passfd_listener_port: \"0\" is out of range (1..4294967294)");
 	BAD("agent.passfd_listener_port=4294967295",
@@ -344,8 +336,7 @@ static void test_passfd_port(void **state)
 static void test_agent(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.agent=/sbin/agent");
-	assert_string_equal(cfg.agent, "/sbin/agent");
+	GOOD_STR("cocoinit.agent=/sbin/agent", cfg.agent, "/sbin/agent");
 	BAD("cocoinit.agent=kata-agent", "cocoinit.agent: \"kata-agent\" is not an absolute path below / without \"..\"");
 	BAD("cocoinit.agent=/usr/../bin/sh",
 	    "cocoinit.agent: \"/usr/../bin/sh\" is not an absolute path below / without \"..\"");
@@ -354,24 +345,18 @@ static void test_agent(void **state)
 static void test_agent_mode(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.agent_mode=supervise");
-	assert_int_equal(cfg.agent_mode, AGENT_SUPERVISE);
-	GOOD("cocoinit.agent_mode=exec");
-	assert_int_equal(cfg.agent_mode, AGENT_EXEC);
+	GOOD_IS("cocoinit.agent_mode=supervise", cfg.agent_mode, AGENT_SUPERVISE);
+	GOOD_IS("cocoinit.agent_mode=exec", cfg.agent_mode, AGENT_EXEC);
 	BAD("cocoinit.agent_mode=fork", "cocoinit.agent_mode: \"fork\" is not one of exec, supervise");
 }
 
 static void test_on_error(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.on_error=reboot");
-	assert_int_equal(cfg.on_error, ON_ERROR_REBOOT);
-	GOOD("cocoinit.on_error=shell");
-	assert_int_equal(cfg.on_error, ON_ERROR_SHELL);
-	GOOD("cocoinit.on_error=continue");
-	assert_int_equal(cfg.on_error, ON_ERROR_CONTINUE);
-	GOOD("cocoinit.on_error=poweroff");
-	assert_int_equal(cfg.on_error, ON_ERROR_POWEROFF);
+	GOOD_IS("cocoinit.on_error=reboot", cfg.on_error, ON_ERROR_REBOOT);
+	GOOD_IS("cocoinit.on_error=shell", cfg.on_error, ON_ERROR_SHELL);
+	GOOD_IS("cocoinit.on_error=continue", cfg.on_error, ON_ERROR_CONTINUE);
+	GOOD_IS("cocoinit.on_error=poweroff", cfg.on_error, ON_ERROR_POWEROFF);
 	BAD("cocoinit.on_error=explode",
 	    "cocoinit.on_error: \"explode\" is not one of poweroff, reboot, shell, continue");
 	assert_string_equal(cmdline_on_error_name(ON_ERROR_SHELL), "shell");
@@ -385,15 +370,14 @@ static void test_mount(void **state)
 	char line[256];
 
 	(void)state;
-	GOOD("cocoinit.mount=virtiofs:kataShared:/run/kata-containers/shared/containers");
-	assert_int_equal(cfg.n_mounts, 1);
+	GOOD_IS("cocoinit.mount=virtiofs:kataShared:/run/kata-containers/shared/containers", cfg.n_mounts, 1);
 	assert_string_equal(cfg.mounts[0].type, "virtiofs");
 	assert_string_equal(cfg.mounts[0].source, "kataShared");
 	assert_string_equal(cfg.mounts[0].target, "/run/kata-containers/shared/containers");
 	assert_string_equal(cfg.mounts[0].options, "");
 	/* Repeatable: each occurrence adds one; OPTIONS is the rest, ':' and all. */
-	GOOD("cocoinit.mount=9p:share:/mnt/share:trans=virtio,version=9p2000.L cocoinit.mount=tmpfs:none:/x:a:b");
-	assert_int_equal(cfg.n_mounts, 2);
+	GOOD_IS("cocoinit.mount=9p:share:/mnt/share:trans=virtio,version=9p2000.L cocoinit.mount=tmpfs:none:/x:a:b",
+		cfg.n_mounts, 2);
 	assert_string_equal(cfg.mounts[0].type, "9p");
 	assert_string_equal(cfg.mounts[0].options, "trans=virtio,version=9p2000.L");
 	assert_string_equal(cfg.mounts[1].target, "/x");
@@ -421,14 +405,10 @@ static void test_mount(void **state)
 static void test_log(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.log=debug");
-	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
-	GOOD("cocoinit.log=error");
-	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
-	GOOD("cocoinit.log=warn");
-	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
-	GOOD("cocoinit.log=info");
-	assert_int_equal(cfg.log_level, LOG_LVL_INFO);
+	GOOD_IS("cocoinit.log=debug", cfg.log_level, LOG_LVL_DEBUG);
+	GOOD_IS("cocoinit.log=error", cfg.log_level, LOG_LVL_ERR);
+	GOOD_IS("cocoinit.log=warn", cfg.log_level, LOG_LVL_WARN);
+	GOOD_IS("cocoinit.log=info", cfg.log_level, LOG_LVL_INFO);
 	BAD("cocoinit.log=verbose", "cocoinit.log: \"verbose\" is not one of error, warn, info, debug");
 }
 
@@ -436,33 +416,25 @@ static void test_quoting(void **state)
 {
 	(void)state;
 	/* key="a b": the value's quotes go, the space stays. */
-	GOOD("quiet cocoinit.initdata_serial=\"a b\" cocoinit.log=debug");
-	assert_string_equal(cfg.serial, "a b");
+	GOOD_STR("quiet cocoinit.initdata_serial=\"a b\" cocoinit.log=debug", cfg.serial, "a b");
 	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
 	/* "key=a b": a quote at the token's start, removed with the last byte. */
-	GOOD("\"cocoinit.initdata_serial=c d\" cocoinit.log=warn");
-	assert_string_equal(cfg.serial, "c d");
+	GOOD_STR("\"cocoinit.initdata_serial=c d\" cocoinit.log=warn", cfg.serial, "c d");
 	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
 	/* Quotes in the middle only protect spaces; the kernel keeps them. */
-	GOOD("cocoinit.initdata_serial=a\"b c\"d");
-	assert_string_equal(cfg.serial, "a\"b c\"d");
+	GOOD_STR("cocoinit.initdata_serial=a\"b c\"d", cfg.serial, "a\"b c\"d");
 	/* A quote that is never closed runs to the end of the line. */
-	GOOD("cocoinit.log=debug cocoinit.initdata_serial=\"x cocoinit.log=error");
-	assert_string_equal(cfg.serial, "x cocoinit.log=error");
+	GOOD_STR("cocoinit.log=debug cocoinit.initdata_serial=\"x cocoinit.log=error", cfg.serial, "x cocoinit.log=error");
 	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
 	/* Any whitespace separates, also tabs and the trailing newline. */
-	GOOD("cocoinit.initdata_timeout_ms=7\tcocoinit.log=error\n");
-	assert_int_equal(cfg.timeout_ms, 7);
+	GOOD_IS("cocoinit.initdata_timeout_ms=7\tcocoinit.log=error\n", cfg.timeout_ms, 7);
 	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
 	/* The value is everything after the first '=' of the token. */
-	GOOD("cocoinit.initdata_serial=a=b");
-	assert_string_equal(cfg.serial, "a=b");
+	GOOD_STR("cocoinit.initdata_serial=a=b", cfg.serial, "a=b");
 	/* The kernel's parameter names treat '-' and '_' alike. */
-	GOOD("cocoinit.initdata-timeout-ms=9");
-	assert_int_equal(cfg.timeout_ms, 9);
+	GOOD_IS("cocoinit.initdata-timeout-ms=9", cfg.timeout_ms, 9);
 	/* After a bare "--" comes init's argv, not parameters. */
-	GOOD("cocoinit.log=warn -- cocoinit.log=debug");
-	assert_int_equal(cfg.log_level, LOG_LVL_WARN);
+	GOOD_IS("cocoinit.log=warn -- cocoinit.log=debug", cfg.log_level, LOG_LVL_WARN);
 	/* Escaped in errors: a byte that is not printable shows as \xNN. */
 	BAD("cocoinit.log=\"a\x01\\\"", "cocoinit.log: \"a\\x01\\x5c\" is not one of error, warn, info, debug");
 }
@@ -482,13 +454,10 @@ static void test_nul_ends(void **state)
 static void test_later_wins(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.initdata_timeout_ms=1 cocoinit.initdata_timeout_ms=2");
-	assert_int_equal(cfg.timeout_ms, 2);
-	GOOD("cocoinit.initdata_serial=one cocoinit.initdata_serial=two");
-	assert_string_equal(cfg.serial, "two");
+	GOOD_IS("cocoinit.initdata_timeout_ms=1 cocoinit.initdata_timeout_ms=2", cfg.timeout_ms, 2);
+	GOOD_STR("cocoinit.initdata_serial=one cocoinit.initdata_serial=two", cfg.serial, "two");
 	assert_int_equal(cfg.serial_len, 3);
-	GOOD("cocoinit.agent=/a cocoinit.agent=/b cocoinit.on_error=reboot cocoinit.on_error=continue");
-	assert_string_equal(cfg.agent, "/b");
+	GOOD_STR("cocoinit.agent=/a cocoinit.agent=/b cocoinit.on_error=reboot cocoinit.on_error=continue", cfg.agent, "/b");
 	assert_int_equal(cfg.on_error, ON_ERROR_CONTINUE);
 	/* A bad value is an error even when a good one follows. */
 	BAD("cocoinit.initdata_timeout_ms=x cocoinit.initdata_timeout_ms=2",
@@ -519,24 +488,18 @@ static void test_derived(void **state)
 {
 	(void)state;
 	/* A serial given means the user wants that disk: wait for it. */
-	GOOD("cocoinit.initdata_serial=initdata");
-	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	GOOD_IS("cocoinit.initdata_serial=initdata", cfg.initdata, INITDATA_REQUIRED);
 	assert_int_equal(cfg.timeout_ms, 5000);
-	GOOD("cocoinit.initdata_serial=x cocoinit.initdata=auto");
-	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	GOOD_IS("cocoinit.initdata_serial=x cocoinit.initdata=auto", cfg.initdata, INITDATA_AUTO);
 	assert_int_equal(cfg.timeout_ms, 0);
-	GOOD("cocoinit.initdata=required");
-	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	GOOD_IS("cocoinit.initdata=required", cfg.initdata, INITDATA_REQUIRED);
 	assert_int_equal(cfg.timeout_ms, 5000);
 	assert_string_equal(cfg.serial, "initdata");
-	GOOD("cocoinit.initdata_serial=x cocoinit.initdata_timeout_ms=100");
-	assert_int_equal(cfg.initdata, INITDATA_REQUIRED);
+	GOOD_IS("cocoinit.initdata_serial=x cocoinit.initdata_timeout_ms=100", cfg.initdata, INITDATA_REQUIRED);
 	assert_int_equal(cfg.timeout_ms, 100);
-	GOOD("cocoinit.initdata=off cocoinit.initdata_serial=x");
-	assert_int_equal(cfg.initdata, INITDATA_OFF);
+	GOOD_IS("cocoinit.initdata=off cocoinit.initdata_serial=x", cfg.initdata, INITDATA_OFF);
 	assert_int_equal(cfg.timeout_ms, 0);
-	GOOD("cocoinit.initdata_timeout_ms=300");
-	assert_int_equal(cfg.initdata, INITDATA_AUTO);
+	GOOD_IS("cocoinit.initdata_timeout_ms=300", cfg.initdata, INITDATA_AUTO);
 	assert_int_equal(cfg.timeout_ms, 300);
 }
 

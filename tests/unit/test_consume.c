@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -16,7 +17,6 @@
 #include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <cmocka.h>
 
@@ -24,6 +24,7 @@
 #include "cocoinit/initdata.h"
 #include "cocoinit/sys.h"
 #include "cocoinit/util.h"
+#include "fixture.h"
 
 #ifndef TMPFS_MAGIC
 #define TMPFS_MAGIC 0x01021994
@@ -72,104 +73,55 @@ int __wrap_sys_umount(const char *target)
 	return 0;
 }
 
-static char tmpdir[64];
 static const char TOML[] = "version = \"0.1.0\"\nalgorithm = \"sha256\"\n[data]\n";
 
-static char *path_in(const char *name)
+/* A raw-format image of TOML, its gzip CRC spoilt when corrupt. */
+static void write_raw(const char *path, bool corrupt)
 {
-	static char p[4][256];
-	static unsigned i;
-	char *out = p[i++ % 4];
-	snprintf(out, 256, "%s/%s", tmpdir, name);
-	return out;
-}
+	size_t n;
+	uint8_t *z = fixture_gzip(TOML, sizeof(TOML) - 1, &n);
 
-static void run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void run(const char *fmt, ...)
-{
-	char cmd[1024];
-	va_list ap;
-	int r;
-
-	va_start(ap, fmt);
-	vsnprintf(cmd, sizeof(cmd), fmt, ap);
-	va_end(ap);
-	r = system(cmd);
-	if (r != 0)
-		fail_msg("command failed (%d): %s", r, cmd);
-}
-
-static void write_raw(const char *path, const char *toml, size_t len, bool corrupt)
-{
-	uint8_t hdr[16] = "initdata", *z;
-	uLongf zlen = compressBound(len) + 64;
-	z_stream zs = { 0 };
-	int fd;
-
-	z = malloc(zlen);
-	assert_non_null(z);
-	assert_int_equal(deflateInit2(&zs, 6, Z_DEFLATED, 16 + MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
-	zs.next_in = (Bytef *)(uintptr_t)toml;
-	zs.avail_in = (uInt)len;
-	zs.next_out = z;
-	zs.avail_out = (uInt)zlen;
-	assert_int_equal(deflate(&zs, Z_FINISH), Z_STREAM_END);
-	zlen = zs.total_out;
-	deflateEnd(&zs);
 	if (corrupt)
-		z[zlen - 8] ^= 0x55;
-	for (int i = 0; i < 8; i++)
-		hdr[8 + i] = (uint8_t)((uint64_t)zlen >> (8 * i));
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	assert_true(fd >= 0);
-	assert_int_equal(util_write_all(fd, hdr, 16), 0);
-	assert_int_equal(util_write_all(fd, z, zlen), 0);
-	assert_int_equal(ftruncate(fd, 4096), 0);
-	close(fd);
+		z[n - 8] ^= 0x55;
+	fixture_write_raw(path, n, z, n, 4096);
 	free(z);
 }
 
 static int setup(void **state)
 {
-	const char *path = getenv("PATH");
-	char newpath[4096];
-	snprintf(newpath, sizeof(newpath), "%s:/usr/sbin:/sbin", path ? path : "/usr/bin:/bin");
-	setenv("PATH", newpath, 1);
-
-	snprintf(tmpdir, sizeof(tmpdir), "/tmp/cocoinit-consume-XXXXXX");
-	assert_non_null(mkdtemp(tmpdir));
-	run("mkdir -p '%s/src' && printf 'version = \"0.1.0\"\\n' > '%s/src/initdata.toml'", tmpdir, tmpdir);
-	write_raw(path_in("raw.img"), TOML, sizeof(TOML) - 1, false);
-	write_raw(path_in("badcrc.img"), TOML, sizeof(TOML) - 1, true);
-	if (system("command -v mkfs.ext4 >/dev/null") != 0)
-		fail_msg("mkfs.ext4 is missing: install e2fsprogs (scripts/deps does)");
-	run("mkfs.ext4 -q -F -d '%s' '%s' 8M >/dev/null", path_in("src"), path_in("ext4.img"));
-	run("truncate -s 1M '%s' && mkswap '%s' >/dev/null 2>&1", path_in("swap.img"), path_in("swap.img"));
-	run("truncate -s 1M '%s'", path_in("zero.img"));
+	fixture_dir_create("consume");
+	fixture_run("mkdir -p '%s' && printf 'version = \"0.1.0\"\\n' > '%s'", fixture_path("src"),
+		    fixture_path("src/initdata.toml"));
+	write_raw(fixture_path("raw.img"), false);
+	write_raw(fixture_path("badcrc.img"), true);
+	fixture_need_tool("mkfs.ext4", "e2fsprogs");
+	fixture_run("mkfs.ext4 -q -F -d '%s' '%s' 8M >/dev/null", fixture_path("src"), fixture_path("ext4.img"));
+	fixture_run("truncate -s 1M '%s' && mkswap '%s' >/dev/null 2>&1", fixture_path("swap.img"),
+		    fixture_path("swap.img"));
+	fixture_run("truncate -s 1M '%s'", fixture_path("zero.img"));
 	return 0;
 }
 
 static int teardown(void **state)
 {
-	char cmd[128];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
-	return system(cmd) == 0 ? 0 : -1;
+	return fixture_dir_remove();
 }
 
 static int reset(void **state)
 {
 	memset(&fake, 0, sizeof(fake));
-	run("rm -rf '%s/run'", tmpdir);
+	fixture_run("rm -rf '%s'", fixture_path("run"));
 	return 0;
 }
 
 static void test_raw_extracts_onto_tmpfs(void **state)
 {
 	struct consume_result res;
-	char err[256] = "", *dir = path_in("run/confidential-containers/initdata"), buf[256];
+	char err[256] = "", *dir = fixture_path("run/confidential-containers/initdata"), buf[256];
 	struct stat st;
 
-	assert_int_equal(consume_initdata(path_in("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err)), 0);
+	assert_int_equal(
+		consume_initdata(fixture_path("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err)), 0);
 	assert_string_equal(res.format, "kata-raw");
 	assert_int_equal(res.toml_size, sizeof(TOML) - 1);
 
@@ -195,13 +147,14 @@ static void test_raw_extracts_onto_tmpfs(void **state)
 static void test_fs_mounts_readonly(void **state)
 {
 	struct consume_result res;
-	char err[256] = "", *dir = path_in("run/initdata");
+	char err[256] = "", *dir = fixture_path("run/initdata");
 
-	assert_int_equal(consume_initdata(path_in("ext4.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err)), 0);
+	assert_int_equal(
+		consume_initdata(fixture_path("ext4.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err)), 0);
 	assert_string_equal(res.format, "ext4");
 	assert_int_equal(res.toml_size, 0);
 	assert_int_equal(fake.nmount, 1);
-	assert_string_equal(fake.source, path_in("ext4.img"));
+	assert_string_equal(fake.source, fixture_path("ext4.img"));
 	assert_string_equal(fake.target, dir);
 	assert_string_equal(fake.fstype, "ext4");
 	assert_int_equal(fake.flags, MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -213,19 +166,19 @@ static void test_unsupported(void **state)
 	struct consume_result res = { .format = "unchanged" };
 	char err[256] = "";
 
-	assert_int_equal(consume_initdata(path_in("swap.img"), path_in("run/x"), 1 << 20, &res, err, sizeof(err)),
+	assert_int_equal(consume_initdata(fixture_path("swap.img"), fixture_path("run/x"), 1 << 20, &res, err, sizeof(err)),
 			 -EPROTONOSUPPORT);
 	assert_string_equal(err, "unsupported initdata format swap");
 	assert_int_equal(fake.nmount, 0);
 
 	err[0] = '\0';
-	assert_int_equal(consume_initdata(path_in("zero.img"), path_in("run/x"), 1 << 20, &res, err, sizeof(err)),
+	assert_int_equal(consume_initdata(fixture_path("zero.img"), fixture_path("run/x"), 1 << 20, &res, err, sizeof(err)),
 			 -EPROTONOSUPPORT);
 	assert_non_null(strstr(err, "unrecognised initdata format"));
 	assert_int_equal(fake.nmount, 0);
 	assert_string_equal(res.format, "unchanged");
 	/* nothing was made for an unusable disk */
-	assert_int_equal(access(path_in("run/x"), F_OK), -1);
+	assert_int_equal(access(fixture_path("run/x"), F_OK), -1);
 }
 
 static void test_missing_device(void **state)
@@ -233,7 +186,7 @@ static void test_missing_device(void **state)
 	struct consume_result res;
 	char err[256] = "";
 
-	assert_int_equal(consume_initdata(path_in("nope.img"), path_in("run/x"), 1 << 20, &res, err, sizeof(err)),
+	assert_int_equal(consume_initdata(fixture_path("nope.img"), fixture_path("run/x"), 1 << 20, &res, err, sizeof(err)),
 			 -ENOENT);
 	assert_non_null(strstr(err, "cannot open"));
 	assert_non_null(strstr(err, "nope.img"));
@@ -242,9 +195,9 @@ static void test_missing_device(void **state)
 static void test_bad_raw_unmounts(void **state)
 {
 	struct consume_result res;
-	char err[256] = "", *dir = path_in("run/initdata");
+	char err[256] = "", *dir = fixture_path("run/initdata");
 
-	assert_int_equal(consume_initdata(path_in("badcrc.img"), dir, 1 << 20, &res, err, sizeof(err)), -EBADMSG);
+	assert_int_equal(consume_initdata(fixture_path("badcrc.img"), dir, 1 << 20, &res, err, sizeof(err)), -EBADMSG);
 	assert_non_null(strstr(err, "incorrect data check"));
 	assert_int_equal(fake.nmount, 1);
 	assert_int_equal(fake.numount, 1);
@@ -252,7 +205,7 @@ static void test_bad_raw_unmounts(void **state)
 
 	/* L beyond the bound: the contract's message */
 	err[0] = '\0';
-	assert_int_equal(consume_initdata(path_in("raw.img"), dir, 8, &res, err, sizeof(err)), -ERANGE);
+	assert_int_equal(consume_initdata(fixture_path("raw.img"), dir, 8, &res, err, sizeof(err)), -ERANGE);
 	assert_non_null(strstr(err, "is above cocoinit.initdata_max_bytes=8"));
 }
 
@@ -262,26 +215,28 @@ static void test_mount_fails(void **state)
 	char err[256] = "";
 
 	fake.result = -EPERM;
-	assert_int_equal(consume_initdata(path_in("ext4.img"), path_in("run/m"), 1 << 20, &res, err, sizeof(err)), -EPERM);
+	assert_int_equal(consume_initdata(fixture_path("ext4.img"), fixture_path("run/m"), 1 << 20, &res, err, sizeof(err)),
+			 -EPERM);
 	assert_non_null(strstr(err, "cannot mount"));
 	assert_non_null(strstr(err, "(ext4)"));
 	assert_non_null(strstr(err, "Operation not permitted"));
 
 	err[0] = '\0';
-	assert_int_equal(consume_initdata(path_in("raw.img"), path_in("run/m"), 1 << 20, &res, err, sizeof(err)), -EPERM);
+	assert_int_equal(consume_initdata(fixture_path("raw.img"), fixture_path("run/m"), 1 << 20, &res, err, sizeof(err)),
+			 -EPERM);
 	assert_non_null(strstr(err, "cannot mount a tmpfs"));
 }
 
 static void test_real_tmpfs(void **state)
 {
 	struct consume_result res;
-	char err[256] = "", *dir = path_in("run/real"), buf[300];
+	char err[256] = "", *dir = fixture_path("run/real"), buf[300];
 	struct statfs sfs;
 	struct stat st;
 	int r;
 
 	fake.real = true;
-	r = consume_initdata(path_in("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err));
+	r = consume_initdata(fixture_path("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err));
 	if (r != 0)
 		fail_msg("consume_initdata: %d %s (this test needs root)", r, err);
 	assert_int_equal(statfs(dir, &sfs), 0);
@@ -301,20 +256,11 @@ static void test_real_tmpfs(void **state)
 
 static void test_real_ext4_readonly(void **state)
 {
-	char cmd[512], dev[64] = "", err[256] = "", *dir = path_in("run/ext4"), buf[300];
+	char dev[64] = "", err[256] = "", *dir = fixture_path("run/ext4"), buf[300];
 	struct consume_result res;
-	FILE *p;
 	int r, fd, werr = 0;
 
-	snprintf(cmd, sizeof(cmd), "losetup --find --show --read-only '%s'", path_in("ext4.img"));
-	p = popen(cmd, "r");
-	assert_non_null(p);
-	if (!fgets(dev, sizeof(dev), p))
-		dev[0] = '\0';
-	r = pclose(p);
-	if (r != 0 || strncmp(dev, "/dev/loop", 9) != 0)
-		fail_msg("losetup failed (%d): this test needs root and loop devices", r);
-	dev[strcspn(dev, "\n")] = '\0';
+	fixture_loop_attach(fixture_path("ext4.img"), dev, sizeof(dev));
 
 	fake.real = true;
 	r = consume_initdata(dev, dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err));
@@ -330,8 +276,7 @@ static void test_real_ext4_readonly(void **state)
 			close(fd);
 		umount(dir);
 	}
-	snprintf(cmd, sizeof(cmd), "losetup -d %s", dev);
-	assert_int_equal(system(cmd), 0);
+	fixture_loop_detach(dev);
 	if (r != 0)
 		fail_msg("consume_initdata(%s): %d %s", dev, r, err);
 	assert_string_equal(res.format, "ext4");

@@ -69,9 +69,11 @@ struct fixture {
 	int rootfd;
 };
 
-static struct fixture fx_manifest(const char *manifest)
+/* A fixture for a tree just made (root NULL: making it failed), with an
+ * empty log. */
+static struct fixture fx_open(char *root)
 {
-	struct fixture f = { .root = tree_from_manifest(manifest), .rootfd = -1 };
+	struct fixture f = { .root = root, .rootfd = -1 };
 
 	assert_non_null(f.root);
 	f.rootfd = tree_open(f.root);
@@ -80,18 +82,17 @@ static struct fixture fx_manifest(const char *manifest)
 	return f;
 }
 
+static struct fixture fx_manifest(const char *manifest)
+{
+	return fx_open(tree_from_manifest(manifest));
+}
+
 static struct fixture fx_file(const char *name)
 {
 	char path[512];
-	struct fixture f;
 
 	snprintf(path, sizeof(path), "%s/trees/%s", FIXTURES, name);
-	f.root = tree_from_file(path);
-	assert_non_null(f.root);
-	f.rootfd = tree_open(f.root);
-	assert_true(f.rootfd >= 0);
-	log_reset();
-	return f;
+	return fx_open(tree_from_file(path));
 }
 
 static void fx_done(struct fixture *f)
@@ -113,16 +114,32 @@ static struct discover_opts opts_for(const char *serial, size_t len, unsigned me
 }
 #define OPTS(lit, methods, hint) opts_for(lit, sizeof(lit) - 1, methods, hint)
 
+#define ANY_METHOD (-1)
+
+/* Runs discovery, which must find devnode by method (or ANY_METHOD); res
+ * holds the rest of the result for the test's own checks. */
+static void assert_found(const struct fixture *f, const struct discover_opts *o, struct discover_result *res,
+			 const char *devnode, int method)
+{
+	int r = discover_run(f->rootfd, o, res);
+
+	const char *hint = o->hint ? o->hint : "(none)";
+
+	if (r != 0)
+		fail_msg("hint %s: discover_run gave %d, want %s; the log holds:\n%s", hint, r, devnode, log_text());
+	if (strcmp(res->devnode, devnode) != 0 || (method != ANY_METHOD && (int)res->method != method))
+		fail_msg("hint %s: found %s by %s, want %s by %s", hint, res->devnode, discover_method_name(res->method),
+			 devnode, method == ANY_METHOD ? "any method" : discover_method_name((enum discover_method)method));
+}
+
 static void test_hint_by_name(void **state)
 {
 	struct fixture f = fx_file("basic.tree");
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdb");
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_HINT);
 	assert_string_equal(res.name, "vdb");
-	assert_int_equal(res.method, DISCOVER_HINT);
 	assert_int_equal(res.kind, SERIAL_KIND_VIRTIO);
 	/* O(1): only the hinted disk was read */
 	assert_int_equal(res.examined, 1);
@@ -135,9 +152,7 @@ static void test_hint_by_pci(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:05.0");
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_HINT);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_HINT);
 	assert_int_equal(res.examined, 1);
 	fx_done(&f);
 }
@@ -162,13 +177,11 @@ static void test_hint_pci_each_kind(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:00:08.0");
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/nvme0n1");
+	assert_found(&f, &o, &res, "/dev/nvme0n1", ANY_METHOD);
 	assert_int_equal(res.kind, SERIAL_KIND_NVME);
 	assert_int_equal(res.examined, 1);
 	o = OPTS("scsi-serial", DISCOVER_HINT, "0000:00:09.0");
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/sda");
+	assert_found(&f, &o, &res, "/dev/sda", ANY_METHOD);
 	assert_int_equal(res.kind, SERIAL_KIND_SCSI);
 	assert_int_equal(res.examined, 1);
 	/* the NVMe device's disk is not below the SCSI controller */
@@ -195,9 +208,7 @@ static void test_hint_pci_spelling(void **state)
 
 	/* sysfs spells addresses in lowercase; a hint may not */
 	struct discover_opts o = OPTS("initdata", DISCOVER_HINT, "0000:0A:1F.7");
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_HINT);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_HINT);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		o = OPTS("initdata", DISCOVER_HINT, bad[i][0]);
 		log_reset();
@@ -222,8 +233,7 @@ static void test_hint_pci_no_links_followed(void **state)
 	struct stat st;
 
 	assert_int_equal(fstatat(f.rootfd, "sys/bus/pci/devices/0000:00:05.0/virtio99/block/vdc", &st, 0), 0);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_found(&f, &o, &res, "/dev/vdb", ANY_METHOD);
 	assert_int_equal(res.examined, 1);
 	fx_done(&f);
 }
@@ -296,9 +306,7 @@ static void test_wrong_hint_falls_through(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, "vdc");
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_BYID);
 	assert_logged("cocoinit: warning: initdata: hint vdc: its serial is another one; looking further");
 	fx_done(&f);
 }
@@ -319,9 +327,7 @@ static void test_bad_hints_fall_through(void **state)
 		struct discover_result res;
 
 		log_reset();
-		assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-		assert_string_equal(res.devnode, "/dev/vdb");
-		assert_int_equal(res.method, DISCOVER_SYSFS);
+		assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_SYSFS);
 		assert_logged(hints[i][1]);
 	}
 	fx_done(&f);
@@ -333,14 +339,11 @@ static void test_by_id(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_BYID);
 	assert_int_equal(res.examined, 1);
 	/* the partition's link is not the disk's */
 	o = OPTS("data-disk", DISCOVER_BYID, NULL);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_found(&f, &o, &res, "/dev/vdc", ANY_METHOD);
 	fx_done(&f);
 }
 
@@ -350,9 +353,7 @@ static void test_sysfs(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
-	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
 	/* vda, vdb, vdc, loop0: every whole disk, not the partition */
 	assert_int_equal(res.examined, 4);
 	/* no link was made: the caller did not ask */
@@ -452,9 +453,7 @@ static void test_byid_misdirected(void **state)
 	struct discover_opts o = OPTS("a\tb", DISCOVER_AUTO, NULL);
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
-	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
 	assert_logged("warning: initdata: by-id: virtio-a_b points at vdb, whose serial differs; ignored");
 	/* and the by-id step alone does not accept it */
 	o.methods = DISCOVER_BYID;
@@ -462,31 +461,31 @@ static void test_byid_misdirected(void **state)
 	fx_done(&f);
 }
 
-static void test_byid_dangling(void **state)
+/* byid-bad.tree's dev/disk/by-id/virtio-<serial> is broken: a disk added
+ * with that serial is found all the same, by sysfs, and the log says why
+ * the link was passed over. */
+static void assert_byid_link_skipped(const char *serial, const char *disk, const char *logged)
 {
 	struct fixture f = fx_file("byid-bad.tree");
-	struct discover_opts o = OPTS("gone", DISCOVER_AUTO, NULL);
+	struct discover_opts o = opts_for(serial, strlen(serial), DISCOVER_AUTO, NULL);
 	struct discover_result res;
+	char devnode[32];
 
-	assert_int_equal(tree_add_disk(f.root, "vdy", "gone", 4, NULL), 0);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdy");
-	assert_int_equal(res.method, DISCOVER_SYSFS);
-	assert_logged("cocoinit: initdata: by-id: virtio-gone skipped: No such file or directory");
+	assert_int_equal(tree_add_disk(f.root, disk, serial, strlen(serial), NULL), 0);
+	snprintf(devnode, sizeof(devnode), "/dev/%s", disk);
+	assert_found(&f, &o, &res, devnode, DISCOVER_SYSFS);
+	assert_logged(logged);
 	fx_done(&f);
+}
+
+static void test_byid_dangling(void **state)
+{
+	assert_byid_link_skipped("gone", "vdy", "cocoinit: initdata: by-id: virtio-gone skipped: No such file or directory");
 }
 
 static void test_byid_loop(void **state)
 {
-	struct fixture f = fx_file("byid-bad.tree");
-	struct discover_opts o = OPTS("loop", DISCOVER_AUTO, NULL);
-	struct discover_result res;
-
-	assert_int_equal(tree_add_disk(f.root, "vdx", "loop", 4, NULL), 0);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdx");
-	assert_logged("by-id: virtio-loop skipped: Too many levels of symbolic links");
-	fx_done(&f);
+	assert_byid_link_skipped("loop", "vdx", "by-id: virtio-loop skipped: Too many levels of symbolic links");
 }
 
 static void test_byid_to_other_place(void **state)
@@ -498,9 +497,7 @@ static void test_byid_to_other_place(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_SYSFS);
 	assert_logged("points at passwd, whose serial can't be read");
 	fx_done(&f);
 }
@@ -511,12 +508,10 @@ static void test_serial_bytes(void **state)
 	struct discover_result res;
 	struct discover_opts o = OPTS("\xffz", DISCOVER_AUTO, NULL);
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_found(&f, &o, &res, "/dev/vdb", ANY_METHOD);
 	/* spaces are bytes of the serial, trailing ones too */
 	o = OPTS("abc  def ", DISCOVER_AUTO, NULL);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_found(&f, &o, &res, "/dev/vdc", ANY_METHOD);
 	o = OPTS("abc def", DISCOVER_AUTO, NULL);
 	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
 	o = OPTS("abc  def", DISCOVER_AUTO, NULL);
@@ -524,21 +519,32 @@ static void test_serial_bytes(void **state)
 	fx_done(&f);
 }
 
+/* With create_byid: a first run finds devnode by sysfs and makes the link
+ * dev/disk/by-id/<link> -> target; a second run finds it by that link. */
+static void assert_byid_made(const struct fixture *f, struct discover_opts *o, struct discover_result *res,
+			     const char *devnode, const char *link, const char *target)
+{
+	char path[128], got[64];
+	ssize_t n;
+
+	o->create_byid = true;
+	assert_found(f, o, res, devnode, DISCOVER_SYSFS);
+	snprintf(path, sizeof(path), "dev/disk/by-id/%s", link);
+	n = readlinkat(f->rootfd, path, got, sizeof(got) - 1);
+	if (n < 0)
+		fail_msg("no link %s: %s", path, strerror(errno));
+	got[n] = '\0';
+	assert_string_equal(got, target);
+	assert_found(f, o, res, devnode, DISCOVER_BYID);
+}
+
 static void test_utf8_serial_byid(void **state)
 {
 	struct fixture f = fx_manifest("disk vdb serial=\\xc3\\xa9t\\xc3\\xa9\n");
 	struct discover_opts o = OPTS("\xc3\xa9t\xc3\xa9", DISCOVER_AUTO, NULL);
 	struct discover_result res;
-	char target[64];
 
-	o.create_byid = true;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_SYSFS);
-	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-\xc3\xa9t\xc3\xa9", target, sizeof(target));
-	assert_int_equal(n, 9);
-	assert_memory_equal(target, "../../vdb", 9);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_byid_made(&f, &o, &res, "/dev/vdb", "virtio-\xc3\xa9t\xc3\xa9", "../../vdb");
 	fx_done(&f);
 }
 
@@ -550,8 +556,7 @@ static void test_nvme_padding(void **state)
 	struct stat st;
 
 	o.create_byid = true;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/nvme0n1");
+	assert_found(&f, &o, &res, "/dev/nvme0n1", ANY_METHOD);
 	assert_int_equal(res.kind, SERIAL_KIND_NVME);
 	/* "virtio-" names are for virtio disks only */
 	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
@@ -567,10 +572,8 @@ static void test_scsi(void **state)
 	struct discover_opts o = OPTS("scsi-serial", DISCOVER_AUTO, "sda");
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/sda");
+	assert_found(&f, &o, &res, "/dev/sda", DISCOVER_HINT);
 	assert_int_equal(res.kind, SERIAL_KIND_SCSI);
-	assert_int_equal(res.method, DISCOVER_HINT);
 	fx_done(&f);
 }
 
@@ -589,14 +592,12 @@ static void test_vpd_lengths(void **state)
 	struct discover_result res;
 
 	/* sda claims 64 bytes and has 8: the 8 are its serial; sdb says 0 */
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/sda");
+	assert_found(&f, &o, &res, "/dev/sda", ANY_METHOD);
 	assert_int_equal(res.examined, 4);
 	assert_logged("sysfs: sdb skipped: No data available");
 	assert_logged("sysfs: sdd skipped: Bad message");
 	o = OPTS("other", DISCOVER_SYSFS, NULL);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/sdc");
+	assert_found(&f, &o, &res, "/dev/sdc", ANY_METHOD);
 	fx_done(&f);
 }
 
@@ -611,8 +612,7 @@ static void test_vanishing_entries(void **state)
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
 	struct discover_result res;
 
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdd");
+	assert_found(&f, &o, &res, "/dev/vdd", ANY_METHOD);
 	assert_logged("sysfs: vdb skipped: No such file or directory");
 	assert_logged("sysfs: vdc skipped: Too many levels of symbolic links");
 	fx_done(&f);
@@ -641,18 +641,8 @@ static void test_make_byid_then_found(void **state)
 	struct fixture f = fx_file("nobyid.tree");
 	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
 	struct discover_result res;
-	char target[64];
 
-	o.create_byid = true;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_SYSFS);
-	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-initdata", target, sizeof(target) - 1);
-	assert_true(n > 0);
-	target[n] = '\0';
-	assert_string_equal(target, "../../vdc");
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_BYID);
-	assert_string_equal(res.devnode, "/dev/vdc");
+	assert_byid_made(&f, &o, &res, "/dev/vdc", "virtio-initdata", "../../vdc");
 	assert_int_equal(res.examined, 1);
 	fx_done(&f);
 }
@@ -678,21 +668,13 @@ static void test_make_byid_subdirectory(void **state)
 	struct fixture f = fx_manifest("disk vdb serial=x/y\n");
 	struct discover_opts o = OPTS("x/y", DISCOVER_AUTO, NULL);
 	struct discover_result res;
-	char target[64];
 	struct stat st;
 
-	o.create_byid = true;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_byid_made(&f, &o, &res, "/dev/vdb", "virtio-x/y", "../../../vdb");
+	/* virtio-x is a real directory, and the link in it resolves to the disk */
 	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-x", &st, AT_SYMLINK_NOFOLLOW), 0);
 	assert_true(S_ISDIR(st.st_mode));
-	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-x/y", target, sizeof(target) - 1);
-	assert_true(n > 0);
-	target[n] = '\0';
-	assert_string_equal(target, "../../../vdb");
-	/* it resolves to the disk */
 	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-x/y", &st, 0), 0);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_BYID);
 	fx_done(&f);
 }
 
@@ -716,7 +698,6 @@ static void test_truncation_20(void **state)
 				       "disk vdc serial=image-0123456789abcd\n");
 	struct discover_opts o = OPTS("image-0123456789abcdef", DISCOVER_AUTO, NULL);
 	struct discover_result res;
-	char target[64];
 
 	o.create_byid = true;
 	/* vdb's 22-byte file reads as 20 bytes, as the kernel shows it: both match */
@@ -725,13 +706,8 @@ static void test_truncation_20(void **state)
 	fx_done(&f);
 
 	f = fx_manifest("disk vdc serial=image-0123456789abcd\n");
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
 	/* the link carries udev's name for what the device reports */
-	ssize_t n = readlinkat(f.rootfd, "dev/disk/by-id/virtio-image-0123456789abcd", target, sizeof(target));
-	assert_int_equal(n, 9);
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_byid_made(&f, &o, &res, "/dev/vdc", "virtio-image-0123456789abcd", "../../vdc");
 	/* a 19-byte prefix is not the serial */
 	o = OPTS("image-0123456789abc", DISCOVER_AUTO, NULL);
 	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
@@ -835,9 +811,7 @@ static void test_magic_only_when_asked(void **state)
 
 	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
 	o.methods |= DISCOVER_MAGIC;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdb");
-	assert_int_equal(res.method, DISCOVER_MAGIC);
+	assert_found(&f, &o, &res, "/dev/vdb", DISCOVER_MAGIC);
 	fx_done(&f);
 }
 
@@ -942,9 +916,7 @@ static void test_no_byid_when_udev_runs(void **state)
 
 	assert_int_equal(tree_apply(f.root, "file run/udev/control\n"), 0);
 	o.create_byid = true;
-	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
-	assert_string_equal(res.devnode, "/dev/vdc");
-	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
 	assert_int_equal(fstatat(f.rootfd, "dev/disk/by-id/virtio-initdata", &st, AT_SYMLINK_NOFOLLOW), -1);
 	fx_done(&f);
 }

@@ -103,9 +103,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	(void)state;
-	tree_remove(root);
-	root = NULL;
+	tree_clear(&root);
 	return 0;
 }
 

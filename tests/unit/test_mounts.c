@@ -84,9 +84,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	(void)state;
-	tree_remove(root);
-	root = NULL;
+	tree_clear(&root);
 	return 0;
 }
 
@@ -230,7 +228,7 @@ static void test_early_failure(void **state)
 	close(fd);
 
 	/* A target that can't be made is an error too, naming the mount. */
-	tree_remove(root);
+	tree_clear(&root);
 	n_calls = 0;
 	fail_type = NULL;
 	fd = make_root("file run not a directory\n");
@@ -268,7 +266,7 @@ static void test_is_mounted(void **state)
 	assert_int_equal(mounts_is_mounted(fd, "/last", "erofs"), 1);
 	assert_int_equal(mounts_is_mounted(fd, "/nope", "tmpfs"), 0);
 	close(fd);
-	tree_remove(root);
+	tree_clear(&root);
 
 	/* Without mountinfo, proc/mounts. */
 	fd = make_root("file proc/mounts proc /proc proc rw 0 0\\nnone /run/a\\\\011b tmpfs rw 0 0\\n\n");
@@ -276,7 +274,7 @@ static void test_is_mounted(void **state)
 	assert_int_equal(mounts_is_mounted(fd, "/run/a\tb", "tmpfs"), 1);
 	assert_int_equal(mounts_is_mounted(fd, "/proc", "sysfs"), 0);
 	close(fd);
-	tree_remove(root);
+	tree_clear(&root);
 
 	fd = make_root("dir proc\n");
 	assert_int_equal(mounts_is_mounted(fd, "/proc", "proc"), -ENOENT);
@@ -409,7 +407,7 @@ static void test_console(void **state)
 	buf[n] = '\0';
 	assert_string_equal(buf, "out,err");
 	close(fd);
-	tree_remove(root);
+	tree_clear(&root);
 
 	/* No console: the fds stay as they are. */
 	fd = make_root("dir dev\n");

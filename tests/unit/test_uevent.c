@@ -23,6 +23,7 @@
 #include "cocoinit/timing.h"
 #include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
+#include "fixture.h"
 
 /* Messages are written with \0 separators; M() keeps the final one. */
 #define M(s) s, sizeof(s) - 1
@@ -178,16 +179,13 @@ static void test_open_flags(void **state)
 	int fd = uevent_open();
 	struct sockaddr_nl sa;
 	socklen_t sl = sizeof(sa);
-	int one = 0;
-	socklen_t ol = sizeof(one);
 
 	assert_true(fd >= 0);
-	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	fixture_assert_cloexec(fd);
 	assert_true(fcntl(fd, F_GETFL) & O_NONBLOCK);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &sl), 0);
 	assert_int_equal(sa.nl_groups, 1);
-	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, &ol), 0);
-	assert_int_equal(one, 1);
+	fixture_assert_sockopt(fd, SOL_SOCKET, SO_PASSCRED, 1);
 	close(fd);
 }
 

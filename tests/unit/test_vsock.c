@@ -28,6 +28,7 @@
 #include "cocoinit/listenfds.h"
 #include "cocoinit/log.h"
 #include "cocoinit/vsock.h"
+#include "fixture.h"
 
 #define MAXL (CONFIG_MAX_LISTENERS + 1)
 
@@ -244,13 +245,10 @@ static void check_listening(int fd, unsigned port)
 {
 	struct sockaddr_vm sa;
 	socklen_t len = sizeof(sa);
-	int v = 0;
-	socklen_t vlen = sizeof(v);
 
 	assert_true(fd >= 0);
-	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
-	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &v, &vlen), 0);
-	assert_int_equal(v, 1);
+	fixture_assert_cloexec(fd);
+	fixture_assert_sockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, 1);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
 	assert_int_equal(sa.svm_family, AF_VSOCK);
 	assert_int_equal(sa.svm_port, port);

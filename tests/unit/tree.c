@@ -442,3 +442,9 @@ void tree_remove(char *root)
 	nftw(root, tree_rm_one, 64, FTW_DEPTH | FTW_PHYS);
 	free(root);
 }
+
+void tree_clear(char **root)
+{
+	tree_remove(*root);
+	*root = NULL;
+}

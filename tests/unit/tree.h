@@ -61,6 +61,10 @@ int tree_open(const char *root);
 /* Removes the tree (rm -rf) and frees root. Safe with NULL. */
 void tree_remove(char *root);
 
+/* tree_remove(*root), then *root = NULL: for a test's current tree, which
+ * a teardown may find already gone. */
+void tree_clear(char **root);
+
 /* Decodes the escapes above from src (up to its NUL) into out; returns the
  * length or -EINVAL. out gets a terminating NUL as well. */
 int tree_unescape(const char *src, char *out, size_t outsz);
