@@ -58,8 +58,12 @@ static int cli_bad_option(const char *cmd, int c, char **argv)
 	return cli_usage_error(cmd, "unknown option", argv[optind - 1]);
 }
 
+/* Room for the largest object (about 4.8 KiB): a 255-byte serial and eight
+ * 63-byte names whose every byte is a 6-character \u00XX escape. */
+#define CLI_JSON_MAX (2 * (SERIAL_MAX * 6) + DISCOVER_AMBIGUOUS_MAX * (DISCOVER_NAME_MAX * 6 + 16) + 256)
+
 struct cli_json {
-	char buf[4096];
+	char buf[CLI_JSON_MAX];
 	size_t len;
 	bool overflow;
 };
@@ -224,9 +228,13 @@ static int cli_locate(int argc, char **argv)
 	if (json)
 		cli_locate_json(r, dopts.serial, dopts.serial_len, &res);
 	if (r == 0) {
+		char dev[LOG_ESCAPED_SIZE(sizeof(res.devnode))];
+
+		/* stdout is the answer, byte for byte; the log line is escaped. */
 		if (!json)
 			printf("%s\n", res.devnode);
-		log_debug("initdata: found %s via %s serial=%s in %" PRIu64 "us", res.devnode,
+		log_debug("initdata: found %s via %s serial=%s in %" PRIu64 "us",
+			  log_escape(dev, sizeof(dev), res.devnode, strnlen(res.devnode, sizeof(res.devnode))),
 			  discover_method_name(res.method), esc, res.elapsed_us);
 		return CLI_EXIT_OK;
 	}
@@ -276,6 +284,11 @@ static int cli_probe(int argc, char **argv)
 	r = probe_fd(fd, type, sizeof(type));
 	if (r == -ENOENT) {
 		log_error("probe: %s: nothing recognised", esc);
+		return CLI_EXIT_NOTFOUND;
+	}
+	/* Not one type: unknown, as cocoinit as PID 1 would refuse it. */
+	if (r == -ENOTUNIQ) {
+		log_error("probe: %s: more than one signature (ambivalent); refusing to pick one", esc);
 		return CLI_EXIT_NOTFOUND;
 	}
 	if (r < 0) {

@@ -53,6 +53,12 @@ static int discover_name_valid(const char *name)
 	       strcmp(name, "..") != 0;
 }
 
+/* A device name for a log line: names below --root are anyone's bytes. */
+static const char *discover_esc_name(char *out, size_t size, const char *name)
+{
+	return log_escape(out, size, name, strnlen(name, DISCOVER_NAME_MAX + 8));
+}
+
 static void discover_found(struct discover_result *result, const char *name, enum discover_method m,
 			   enum serial_kind kind)
 {
@@ -103,6 +109,7 @@ static int discover_check_at(int sysfd, const char *name, const struct discover_
 {
 	char got[SERIAL_MAX + 1];
 	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	enum serial_kind kind;
 	size_t len;
 	int r;
@@ -120,7 +127,8 @@ static int discover_check_at(int sysfd, const char *name, const struct discover_
 	if (r < 0)
 		return r;
 	if (!serial_matches(opts->serial, opts->serial_len, got, len, kind)) {
-		log_debug("initdata: %s has serial=%s", name, log_escape(esc, sizeof(esc), got, len));
+		log_debug("initdata: %s has serial=%s", discover_esc_name(ename, sizeof(ename), name),
+			  log_escape(esc, sizeof(esc), got, len));
 		return 0;
 	}
 	*ret_kind = kind;
@@ -176,6 +184,7 @@ struct discover_tally {
 static void discover_tally_check(int sysfd, const char *name, const struct discover_opts *opts,
 				 enum discover_method m, struct discover_result *result, struct discover_tally *t)
 {
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	enum serial_kind k;
 	int r;
 
@@ -183,7 +192,8 @@ static void discover_tally_check(int sysfd, const char *name, const struct disco
 	r = discover_check_at(sysfd, name, opts, result, &k);
 	if (r < 0) {
 		/* Disks come and go, loop0 and sr0 have no serial. */
-		log_debug("initdata: %s: %s skipped: %s", discover_method_name(m), name, strerror(-r));
+		log_debug("initdata: %s: %s skipped: %s", discover_method_name(m),
+			  discover_esc_name(ename, sizeof(ename), name), strerror(-r));
 		return;
 	}
 	if (r == 1) {
@@ -398,6 +408,7 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 	char link[SERIAL_BYID_MAX];
 	char esc[LOG_ESCAPED_SIZE(SERIAL_BYID_MAX)];
 	char name[DISCOVER_NAME_MAX];
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	_cleanup_close_ int byidfd = -1, sysfd = -1;
 	size_t len = opts->serial_len;
 	enum serial_kind kind;
@@ -432,11 +443,12 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 		discover_found(result, name, DISCOVER_BYID, kind);
 		return 0;
 	}
+	discover_esc_name(ename, sizeof(ename), name);
 	if (r == 0)
-		log_warn("initdata: by-id: %s points at %s, whose serial differs; ignored", esc, name);
+		log_warn("initdata: by-id: %s points at %s, whose serial differs; ignored", esc, ename);
 	else
 		log_warn("initdata: by-id: %s points at %s, whose serial can't be read (%s); ignored", esc,
-			 name, strerror(-r));
+			 ename, strerror(-r));
 	return -ENOENT;
 }
 
@@ -474,6 +486,7 @@ struct discover_uevent_ctx {
 static int discover_uevent_check(const char *devname, void *userdata)
 {
 	struct discover_uevent_ctx *ctx = userdata;
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	enum serial_kind kind;
 	int r;
 
@@ -482,7 +495,8 @@ static int discover_uevent_check(const char *devname, void *userdata)
 	if (r == -ENOENT)
 		r = discover_check_at(ctx->sysfd, devname, ctx->opts, NULL, &kind);
 	if (r < 0) {
-		log_debug("initdata: uevent: %s skipped: %s", devname, strerror(-r));
+		log_debug("initdata: uevent: %s skipped: %s", discover_esc_name(ename, sizeof(ename), devname),
+			  strerror(-r));
 		return 0;
 	}
 	if (r == 1)
@@ -761,8 +775,10 @@ out:
 	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
 		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
 		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
+		char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
 		if (k < 0 && k != -ENOENT)
-			log_warn("initdata: can't create the by-id link for %s: %s", result->devnode, strerror(-k));
+			log_warn("initdata: can't create the by-id link for %s: %s",
+				 discover_esc_name(edev, sizeof(edev), result->devnode), strerror(-k));
 	}
 	result->elapsed_us = timing_now_us() - start;
 	return r;

@@ -8,7 +8,11 @@
 
 #include "cocoinit/log.h"
 
-#define LOG_LINE_MAX 1024
+/* /dev/kmsg refuses (EINVAL) a write longer than 992 bytes on kernels
+ * before 6.2 (LOG_LINE_MAX, 1024 - PREFIX_MAX; 1024 since), the "<N>" prefix
+ * and the newline included: a longer line would vanish whole, so it is cut
+ * to fit, visibly. */
+#define LOG_LINE_MAX 992
 
 static int log_level = LOG_LVL_INFO;
 static int log_fd = -1;
@@ -69,11 +73,14 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 		return;
 
 	pre = snprintf(line, sizeof(line), "<%d>cocoinit: ", level);
-	n = vsnprintf(line + pre, sizeof(line) - (size_t)pre - 1, fmt, ap);
+	n = vsnprintf(line + pre, sizeof(line) - (size_t)pre, fmt, ap);
 	if (n < 0)
 		n = 0;
-	if ((size_t)n > sizeof(line) - (size_t)pre - 2)
-		n = (int)(sizeof(line) - (size_t)pre - 2);
+	/* The text and its newline fill the line at most. */
+	if ((size_t)n > sizeof(line) - (size_t)pre - 1) {
+		n = (int)(sizeof(line) - (size_t)pre - 1);
+		memcpy(line + pre + n - 3, "...", 3);
+	}
 	line[pre + n] = '\n';
 
 	/* The "<N>" prefix is for kmsg only; plain sinks start at "cocoinit:". */

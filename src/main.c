@@ -198,6 +198,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		.create_byid = true,
 	};
 	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
 	char list[DISCOVER_MATCHES_SIZE];
 	int r;
 
@@ -232,8 +233,9 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		st.found = 1;
 		util_strlcpy(st.device, res->devnode, sizeof(st.device));
 		util_strlcpy(st.method, discover_method_name(res->method), sizeof(st.method));
-		log_info("initdata: found %s via %s serial=%s in %lluus", res->devnode, st.method, esc,
-			 (unsigned long long)res->elapsed_us);
+		log_info("initdata: found %s via %s serial=%s in %lluus",
+			 log_escape(dev, sizeof(dev), res->devnode, strnlen(res->devnode, sizeof(res->devnode))),
+			 st.method, esc, (unsigned long long)res->elapsed_us);
 		return;
 	}
 	if (r == -ENOENT) {
@@ -259,18 +261,20 @@ static void boot_consume(const struct discover_result *res)
 	struct consume_result cres = { 0 };
 	char err[ERR_MAX] = "";
 	char esc[LOG_ESCAPED_SIZE(64)];
+	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
 	int r;
 
 	if (!st.found)
 		return;
+	log_escape(dev, sizeof(dev), res->devnode, strnlen(res->devnode, sizeof(res->devnode)));
 	r = consume_initdata(res->devnode, cfg.initdata_dir, cfg.max_bytes, &cres, err, sizeof(err));
 	if (r < 0) {
-		boot_fail("initdata: %s: %s", res->devnode, err[0] ? err : strerror(-r));
+		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-r));
 		return;
 	}
 	util_strlcpy(st.format, cres.format, sizeof(st.format));
 	util_strlcpy(st.dir, cfg.initdata_dir, sizeof(st.dir));
-	log_info("initdata: %s is %s, at %s", res->devnode,
+	log_info("initdata: %s is %s, at %s", dev,
 		 log_escape(esc, sizeof(esc), cres.format, strlen(cres.format)),
 		 log_escape(err, sizeof(err), cfg.initdata_dir, strlen(cfg.initdata_dir)));
 }
@@ -316,6 +320,8 @@ static _Noreturn void boot(void)
 	/* Nothing may kill or interrupt PID 1 behind the sequence's back. */
 	sigfillset(&all);
 	sigprocmask(SIG_SETMASK, &all, NULL);
+	/* Before any open(): fds 0-2 are stdio, whatever the kernel left there. */
+	(void)mounts_stdio_reserve();
 	t0 = t = timing_now_us();
 	cmdline_defaults(&cfg);
 

@@ -362,12 +362,55 @@ int mounts_share(const struct mount_spec *m, char *err, size_t errsz)
 	return mounts_share_at(rootfd, m, err, errsz);
 }
 
+int mounts_stdio_reserve(void)
+{
+	int n = 0;
+
+	/* In order: open() takes the lowest free fd, so each lands on i. */
+	for (int i = 0; i <= 2; i++) {
+		if (fcntl(i, F_GETFD) >= 0 || errno != EBADF)
+			continue;
+		/* No O_CLOEXEC: these are stdio, as the console would be. */
+		int fd = open("/", O_RDONLY | O_DIRECTORY);
+		if (fd < 0)
+			break;
+		if (fd != i) {
+			/* Not the lowest free fd after all: don't leak it. */
+			close(fd);
+			break;
+		}
+		n++;
+	}
+	return n;
+}
+
+/* With no console, the placeholders of mounts_stdio_reserve() (directories,
+ * which no real stdio is) become /dev/null for the agent. */
+static void mounts_null_placeholders(int rootfd)
+{
+	_cleanup_close_ int null = -1;
+	struct stat st;
+
+	for (int i = 0; i <= 2; i++) {
+		if (fstat(i, &st) < 0 || !S_ISDIR(st.st_mode))
+			continue;
+		if (null < 0)
+			null = openat(rootfd, "dev/null", O_RDWR | O_NOCTTY | O_CLOEXEC);
+		if (null < 0)
+			return;
+		(void)dup2(null, i);
+	}
+}
+
 int mounts_console_at(int rootfd)
 {
 	int fd = openat(rootfd, "dev/console", O_RDWR | O_NOCTTY | O_CLOEXEC);
 
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		int r = -errno;
+		mounts_null_placeholders(rootfd);
+		return r;
+	}
 	for (int i = 0; i <= 2; i++) {
 		/* dup2 clears FD_CLOEXEC on the copy; the original needs it cleared by hand. */
 		int r = i == fd ? fcntl(fd, F_SETFD, 0) : dup2(fd, i);

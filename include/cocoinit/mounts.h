@@ -28,8 +28,16 @@ int mounts_share(const struct mount_spec *m, char *err, size_t errsz);
 /* The same with the target directory created below rootfd (for tests). */
 int mounts_share_at(int rootfd, const struct mount_spec *m, char *err, size_t errsz);
 
+/* Fills each of fds 0-2 that is closed (the kernel found no console to
+ * open) with a placeholder, "/" opened read-only, so that no later open()
+ * lands there: the root fd would be clobbered by mounts_console(), a file
+ * or a listener would become the agent's stdio. PID 1 calls it first.
+ * Returns how many it filled (0-3). Async-signal-safe. */
+int mounts_stdio_reserve(void);
+
 /* Attaches fds 0-2 to /dev/console (O_RDWR|O_NOCTTY). When it can't be
- * opened the fds are left as they are and -errno is returned. */
+ * opened the fds are left as they are, except placeholders of
+ * mounts_stdio_reserve(), which become /dev/null, and -errno is returned. */
 int mounts_console(void);
 /* The same with rootfd/dev/console (for tests). */
 int mounts_console_at(int rootfd);

@@ -519,6 +519,21 @@ def scenario_agent_missing(t):
     expect_not_console(b, r"Kernel panic")
 
 
+
+def scenario_on_error_shell_without_sh(t):
+    """auto mode with no initdata disk looks once and goes on; then the agent
+    can't be executed, and on_error=shell in an initramfs without /bin/sh
+    powers off rather than leaving PID 1 to exit (a kernel panic)."""
+    t.disk("vol-a")
+    b = t.boot(["cocoinit.on_error=shell", "cocoinit.agent=/usr/bin/no-such-agent",
+                "cocoinit.modules=" + DEFAULT_MODULES])
+    expect_console(b, r"cocoinit: initdata: not found serial=initdata$")
+    expect_not_console(b, r"cocoinit: fatal: initdata")
+    expect_console(b, r"cocoinit: fatal: handoff: exec /usr/bin/no-such-agent: No such file or directory$")
+    expect_console(b, r"cocoinit: on_error: shell: no /bin/sh, powering off$")
+    expect_powered_off_by_cocoinit(b)
+    expect_not_console(b, r"Kernel panic")
+
 def vsock_echo_ok(b, name, port, fd):
     """The agent's passfd round trip on one listener (test-agent's
     vsock_passfd_echo): the child's connect() returned before any accept,

@@ -476,6 +476,16 @@ static void test_probe_extract(void **state)
 	RUN(&r, "probe", "/dev/null");
 	assert_exit(&r, 1, NULL);
 	assert_contains(r.err, "cocoinit: probe: /dev/null: nothing recognised");
+	/* two signatures (a FAT boot sector in ext4's unused first KiB): not one
+	 * type, so unknown, said plainly */
+	fixture_need_tool("mkfs.ext4", "e2fsprogs");
+	fixture_need_tool("mkfs.vfat", "dosfstools");
+	fixture_run("mkfs.ext4 -q -F '%s' 8M >/dev/null && truncate -s 8M '%s.fat' && mkfs.vfat '%s.fat' >/dev/null && "
+		    "dd if='%s.fat' of='%s' bs=512 count=1 conv=notrunc status=none && rm -f '%s.fat'",
+		    img, img, img, img, img, img);
+	RUN(&r, "probe", img);
+	assert_exit(&r, 1, "");
+	assert_contains(r.err, "more than one signature (ambivalent)");
 	RUN(&r, "probe", "/nonexistent/disk");
 	assert_exit(&r, 4, NULL);
 	assert_contains(r.err, "cocoinit: probe: can't open /nonexistent/disk");
@@ -485,6 +495,60 @@ static void test_probe_extract(void **state)
 	free(outdir);
 	free(img);
 	tree_remove(dir);
+}
+
+/* A device name is printed as bytes on stdout (it is the answer) but
+ * escaped in every log line, as serials are: under --root, and in a guest
+ * whose tree is not the kernel's, a name is anyone's bytes. */
+static void test_locate_escapes_device_names(void **state)
+{
+	char *root = tree_new();
+	char link[4096];
+	struct run r;
+
+	assert_non_null(root);
+	assert_int_equal(tree_add_disk(root, "vd\x1b" "b", "initdata", 8, NULL), 0);
+	assert_int_equal(tree_add_disk(root, "vd\x1b" "q", "other", 5, NULL), 0);
+	assert_int_equal(tree_apply(root, "dir dev/disk/by-id\n"), 0);
+	snprintf(link, sizeof(link), "%s/dev/disk/by-id/virtio-initdata", root);
+	assert_int_equal(symlink("../../vd\x1b" "q", link), 0);
+
+	RUN(&r, "locate", "--root", root, "--verbose");
+	assert_exit(&r, 0, "/dev/vd\x1b" "b\n");
+	assert_contains(r.err, "cocoinit: warning: initdata: by-id: virtio-initdata points at vd\\x1bq, "
+			       "whose serial differs");
+	assert_contains(r.err, "cocoinit: initdata: found /dev/vd\\x1bb via sysfs serial=initdata in ");
+	assert_null(strchr(r.err, '\x1b'));
+	tree_remove(root);
+}
+
+/* The largest answer there can be: a 255-byte serial and eight ambiguous
+ * disks whose 63-byte names are all escapes still make one JSON object. */
+static void test_locate_json_largest(void **state)
+{
+	char *root = tree_new();
+	char serial[256], name[64];
+	struct run r;
+	size_t count = 0;
+
+	assert_non_null(root);
+	memset(serial, 0x01, 255);
+	serial[255] = '\0';
+	for (int i = 0; i < 8; i++) {
+		memset(name, 0x7f, 63);
+		memcpy(name, "sd", 2);
+		name[62] = (char)('a' + i);
+		name[63] = '\0';
+		assert_int_equal(tree_add_disk(root, name, serial, 255, NULL), 0);
+	}
+	RUN(&r, "locate", "--root", root, "--serial", serial, "--method", "sysfs", "--json");
+	assert_exit(&r, 3, NULL);
+	assert_json_object(r.out);
+	assert_field(r.out, "device", "null");
+	for (const char *p = r.out; (p = strstr(p, "\"/dev/sd\\u007f")); p++)
+		count++;
+	assert_int_equal(count, 8);
+	tree_remove(root);
 }
 
 int main(void)
@@ -497,6 +561,8 @@ int main(void)
 		cmocka_unit_test(test_locate_not_found),
 		cmocka_unit_test(test_locate_ambiguous),
 		cmocka_unit_test(test_locate_json_escapes_serial),
+		cmocka_unit_test(test_locate_json_largest),
+		cmocka_unit_test(test_locate_escapes_device_names),
 		cmocka_unit_test(test_locate_mixed_kinds),
 		cmocka_unit_test(test_locate_usage),
 		cmocka_unit_test(test_locate_errors),
@@ -506,5 +572,10 @@ int main(void)
 	};
 
 	signal(SIGPIPE, SIG_IGN);
+	/* The mkfs tools live in sbin, which a test runner's PATH may lack. */
+	char path[4096];
+	const char *old = getenv("PATH");
+	snprintf(path, sizeof(path), "%s:/usr/sbin:/sbin", old ? old : "/usr/bin:/bin");
+	setenv("PATH", path, 1);
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -419,6 +419,69 @@ static void test_console(void **state)
 	close(fd);
 }
 
+/* PID 1 as the kernel starts it when it found no console: fds 0-2 closed.
+ * Returns 0 when the boot's root fd survives the console set-up and fds 0-2
+ * end up on want (dev/console or dev/null of the tree), else a step number. */
+static int stdio_closed_child(bool reserve, const struct stat *want, int want_console)
+{
+	struct stat st;
+
+	close(0);
+	close(1);
+	close(2);
+	if (reserve && mounts_stdio_reserve() != 3)
+		return 20;
+	int rootfd = tree_open(root); /* as main.c opens "/" */
+	if (rootfd < 0)
+		return 21;
+	if (mounts_console_at(rootfd) != (want_console ? 0 : -ENOENT))
+		return 22;
+	/* The root fd is still the root, not the console. */
+	if (fstat(rootfd, &st) < 0 || !S_ISDIR(st.st_mode))
+		return 23;
+	for (int i = 0; i <= 2; i++)
+		if (fstat(i, &st) < 0 || st.st_ino != want->st_ino || st.st_dev != want->st_dev)
+			return 24 + i;
+	return 0;
+}
+
+static void test_console_stdio_closed(void **state)
+{
+	struct stat cst;
+	int fd, status;
+	pid_t pid;
+
+	(void)state;
+	fd = make_root("file dev/console \nfile dev/null \n");
+	assert_int_equal(fstatat(fd, "dev/console", &cst, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(stdio_closed_child(true, &cst, 1));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* No console either: the agent gets /dev/null, not directories. */
+	assert_int_equal(unlinkat(fd, "dev/console", 0), 0);
+	assert_int_equal(fstatat(fd, "dev/null", &cst, 0), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(stdio_closed_child(true, &cst, 0));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	/* Open fds are never touched. */
+	struct stat before, after;
+	assert_int_equal(fstat(1, &before), 0);
+	assert_int_equal(mounts_stdio_reserve(), 0);
+	assert_int_equal(fstat(1, &after), 0);
+	assert_int_equal(before.st_ino, after.st_ino);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -431,6 +494,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_parse_options, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_share, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_console, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_console_stdio_closed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
