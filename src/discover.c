@@ -491,9 +491,11 @@ static int discover_uevent_check(const char *devname, void *userdata)
 	int r;
 
 	r = discover_check_at(ctx->sysfd, devname, ctx->opts, ctx->result, &kind);
-	/* Before about 4.20 `serial` could appear just after the add event. */
+	/* Before about 4.20 `serial` could appear just after the add event:
+	 * the waiter looks once more UEVENT_RETRY_MS later (a second -EAGAIN
+	 * drops the disk). */
 	if (r == -ENOENT)
-		r = discover_check_at(ctx->sysfd, devname, ctx->opts, NULL, &kind);
+		return -EAGAIN;
 	if (r < 0) {
 		log_debug("initdata: uevent: %s skipped: %s", discover_esc_name(ename, sizeof(ename), devname),
 			  strerror(-r));

@@ -14,6 +14,8 @@
 #include <dirent.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -882,6 +884,56 @@ static void test_uevent_real_kernel_event(void **state)
 	fx_done(&f);
 }
 
+/* A disk whose serial attribute shows up only after its add event (as on
+ * kernels before about 4.20): the first look finds no `serial`, the
+ * second, UEVENT_RETRY_MS later, finds it. */
+static void test_uevent_serial_after_event(void **state)
+{
+	const char *disk = real_disk();
+	char manifest[128], serial[512];
+	struct discover_result res;
+	int fd;
+
+	if (!disk) {
+		skip();
+		return;
+	}
+	fd = uevent_open();
+	if (fd < 0) {
+		skip();
+		return;
+	}
+	snprintf(manifest, sizeof(manifest), "disk %s serial=initdata\n", disk);
+	struct fixture f = fx_manifest(manifest);
+	snprintf(serial, sizeof(serial), "%s/sys/class/block/%s/serial", f.root, disk);
+	assert_int_equal(unlink(serial), 0);
+
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	o.uevent_fd = fd;
+	o.timeout_ms = 20000;
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		/* The event first, the attribute 20 ms later: well inside the
+		 * retry's 50 ms, well after the event is read on an idle machine. */
+		struct timespec ts = { 0, 20 * 1000 * 1000 };
+		if (replay_add(disk) < 0)
+			_exit(1);
+		nanosleep(&ts, NULL);
+		int sfd = open(serial, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+		_exit(sfd >= 0 && util_write_all(sfd, "initdata", 8) == 0 ? 0 : 1);
+	}
+	int r = discover_run(f.rootfd, &o, &res);
+	int status;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	assert_int_equal(r, 0);
+	assert_string_equal(res.name, disk);
+	assert_int_equal(res.method, DISCOVER_UEVENT);
+	close(fd);
+	fx_done(&f);
+}
+
 static void test_format_matches(void **state)
 {
 	struct discover_result res = { .n_matches = 2 };
@@ -1039,6 +1091,7 @@ int main(void)
 		cmocka_unit_test(test_single_steps_start_clean),
 		cmocka_unit_test(test_magic_only_when_asked),
 		cmocka_unit_test(test_uevent_real_kernel_event),
+		cmocka_unit_test(test_uevent_serial_after_event),
 		cmocka_unit_test(test_format_matches),
 		cmocka_unit_test(test_no_byid_when_udev_runs),
 		cmocka_unit_test(test_waiter_choice),
