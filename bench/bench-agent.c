@@ -5,11 +5,9 @@
  * bench.mode=discover on the kernel command line it then times each discovery
  * method against the real disks, reads PID 1's peak memory and reports
  * "BENCH ..." lines on /dev/ttyS1 (stdout without one); then it powers off. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,11 +23,10 @@
 #include "cocoinit/log.h"
 #include "cocoinit/serial.h"
 #include "cocoinit/util.h"
+#include "methods.h"
 
 #define START_LINE "bench-agent: start"
 #define SERIAL "initdata"
-#define THREADS 4
-#define MAX_DISKS 256
 
 static int out_fd = STDOUT_FILENO;
 
@@ -53,14 +50,6 @@ static void say(const char *fmt, ...)
 	/* One write per line keeps lines whole. */
 	if (write(out_fd, line, (size_t)n) < 0)
 		return;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
 /* Printable ASCII only: kmsg text is copied into the report. */
@@ -148,145 +137,8 @@ static void report_status(const char *path, const char *tag)
 
 /* ---- the methods ----------------------------------------------------- */
 
-/* The Kata agent's algorithm: list /dev, take vd* and sd*, read 8 bytes of
- * each (a buffered read, as the agent does). */
-static int magic_agent(char *found, size_t size)
-{
-	DIR *d = opendir("/dev");
-	struct dirent *de;
-	int hits = 0;
-
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char magic[8], path[300];
-
-		if (strncmp(de->d_name, "vd", 2) != 0 && strncmp(de->d_name, "sd", 2) != 0)
-			continue;
-		snprintf(path, sizeof(path), "/dev/%s", de->d_name);
-		int fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (read(fd, magic, sizeof(magic)) == (ssize_t)sizeof(magic) && memcmp(magic, "initdata", 8) == 0) {
-			util_strlcpy(found, de->d_name, size);
-			hits++;
-		}
-		close(fd);
-	}
-	closedir(d);
-	return hits == 1 ? 0 : -ENOENT;
-}
-
-/* sysfs with the serial reads spread over threads: the names are listed
- * once, then each thread reads every THREADS-th serial. Each virtio-blk
- * serial read is a request to the device, so the waits can overlap. */
-struct par_ctx {
-	int sysfd;
-	char (*names)[DISCOVER_NAME_MAX];
-	size_t n, start;
-	int match;
-	unsigned matches;
-};
-
-static void *par_worker(void *arg)
-{
-	struct par_ctx *c = arg;
-
-	for (size_t i = c->start; i < c->n; i += THREADS) {
-		char serial[SERIAL_MAX + 1];
-		size_t len;
-		enum serial_kind kind;
-
-		if (serial_read(c->sysfd, c->names[i], serial, &len, &kind) < 0)
-			continue;
-		if (serial_matches(SERIAL, strlen(SERIAL), serial, len, kind)) {
-			c->match = (int)i;
-			c->matches++;
-		}
-	}
-	return NULL;
-}
-
-static int sysfs_concurrent(int rootfd, char *found, size_t size)
-{
-	static char names[MAX_DISKS][DISCOVER_NAME_MAX];
-	_cleanup_close_ int sysfd = openat(rootfd, "sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct par_ctx ctx[THREADS];
-	pthread_t tid[THREADS];
-	bool started[THREADS] = { false };
-	size_t n = 0;
-	unsigned total = 0;
-	DIR *d;
-	struct dirent *de;
-
-	if (sysfd < 0)
-		return -errno;
-	d = fdopendir(dup(sysfd));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && n < MAX_DISKS) {
-		if (de->d_name[0] == '.')
-			continue;
-		util_strlcpy(names[n++], de->d_name, DISCOVER_NAME_MAX);
-	}
-	closedir(d);
-	for (unsigned t = 0; t < THREADS; t++) {
-		ctx[t] = (struct par_ctx){ .sysfd = sysfd, .names = names, .n = n, .start = t, .match = -1 };
-		started[t] = pthread_create(&tid[t], NULL, par_worker, &ctx[t]) == 0;
-		if (!started[t])
-			par_worker(&ctx[t]);
-	}
-	for (unsigned t = 0; t < THREADS; t++) {
-		if (started[t])
-			pthread_join(tid[t], NULL);
-		total += ctx[t].matches;
-		if (ctx[t].match >= 0)
-			util_strlcpy(found, names[ctx[t].match], size);
-	}
-	return total == 1 ? 0 : -ENOENT;
-}
-
-enum method { M_HINT, M_BYID, M_SYSFS, M_SYSFS_PAR, M_MAGIC, M_MAGIC_COCO, M_COUNT };
-static const char *const method_names[M_COUNT] = { "hint", "by-id", "sysfs", "sysfs-concurrent", "magic",
-						    "magic-cocoinit" };
 /* What `cocoinit locate --method` calls each one, NULL when it has no such method. */
-static const char *const locate_names[M_COUNT] = { "hint", "by-id", "sysfs", NULL, "magic", NULL };
-
-static int run_method(enum method m, int rootfd, const char *target, char *found, size_t size)
-{
-	struct discover_opts opts = {
-		.serial = SERIAL,
-		.serial_len = strlen(SERIAL),
-		.hint = target,
-		.uevent_fd = -1,
-	};
-	struct discover_result res;
-	int r;
-
-	switch (m) {
-	case M_HINT:
-		r = discover_by_hint(rootfd, &opts, &res);
-		break;
-	case M_BYID:
-		r = discover_by_id(rootfd, &opts, &res);
-		break;
-	case M_SYSFS:
-		r = discover_by_sysfs(rootfd, &opts, &res);
-		break;
-	case M_MAGIC_COCO:
-		r = discover_by_magic(rootfd, &opts, &res);
-		break;
-	case M_SYSFS_PAR:
-		return sysfs_concurrent(rootfd, found, size);
-	case M_MAGIC:
-		return magic_agent(found, size);
-	default:
-		return -EINVAL;
-	}
-	if (r == 0)
-		util_strlcpy(found, res.name, size);
-	return r;
-}
+static const char *const locate_names[BENCH_METHODS] = { "hint", "by-id", "sysfs", NULL, "magic", NULL };
 
 /* `cocoinit locate --method M --json`, the tool as shipped: its own
  * elapsed_us, the wall time of the whole process and its peak RSS. */
@@ -298,7 +150,7 @@ static int run_locate(const char *bin, const char *method, const char *hint, lon
 	size_t got = 0;
 	struct rusage ru;
 	int status;
-	uint64_t t0 = now_ns();
+	uint64_t t0 = bench_now_ns();
 
 	if (pipe2(pfd, O_CLOEXEC) < 0)
 		return -errno;
@@ -329,7 +181,7 @@ static int run_locate(const char *bin, const char *method, const char *hint, lon
 	out[got] = '\0';
 	if (wait4(pid, &status, 0, &ru) < 0)
 		return -errno;
-	*ret_wall_ns = now_ns() - t0;
+	*ret_wall_ns = bench_now_ns() - t0;
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return -ENOENT;
 	const char *e = strstr(out, "\"elapsed_us\":");
@@ -357,18 +209,18 @@ static void discover_bench(unsigned runs)
 
 	/* Interleaved, so that drift in the emulator hits every method alike. */
 	for (unsigned r = 0; r < runs; r++) {
-		for (int m = 0; m < M_COUNT; m++) {
+		for (int m = 0; m < BENCH_METHODS; m++) {
 			char found[DISCOVER_NAME_MAX] = "";
-			uint64_t t0 = now_ns();
-			int ret = run_method((enum method)m, rootfd, target, found, sizeof(found));
-			uint64_t dt = now_ns() - t0;
+			uint64_t t0 = bench_now_ns();
+			int ret = bench_run_method((enum bench_method)m, rootfd, SERIAL, target, found, sizeof(found));
+			uint64_t dt = bench_now_ns() - t0;
 
 			if (ret < 0 || strcmp(found, target) != 0)
-				say("error method=%s run=%u ret=%d found=%s", method_names[m], r, ret, found);
+				say("error method=%s run=%u ret=%d found=%s", bench_method_names[m], r, ret, found);
 			else
-				say("sample method=%s run=%u ns=%" PRIu64, method_names[m], r, dt);
+				say("sample method=%s run=%u ns=%" PRIu64, bench_method_names[m], r, dt);
 		}
-		for (int m = 0; m < M_COUNT; m++) {
+		for (int m = 0; m < BENCH_METHODS; m++) {
 			long elapsed = 0, rss = 0;
 			uint64_t wall = 0;
 

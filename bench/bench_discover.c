@@ -3,11 +3,9 @@
  * kernel's sysfs and udev's /dev/disk/by-id, the initdata disk last. Times
  * each method (hint, by-id, sysfs, sysfs with concurrent serial reads, and
  * the Kata agent's content scan) in the same run and writes JSON. */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,18 +19,10 @@
 #include "cocoinit/log.h"
 #include "cocoinit/serial.h"
 #include "cocoinit/util.h"
+#include "methods.h"
 
 #define TARGET_SERIAL "initdata"
 #define MAX_RUNS 1000
-#define MAX_THREADS 8
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 /* The kernel's virtio_blk names: vda..vdz, vdaa..vdzz, vdaaa... */
 static void disk_name(unsigned index, char *out, size_t size)
@@ -129,141 +119,6 @@ static int tree_build(const char *dir, unsigned n, char *target, size_t target_s
 	return 0;
 }
 
-/* The Kata agent's algorithm: list /dev, take vd* and sd*, read 8 bytes of each. */
-static int agent_scan(int rootfd, char *found, size_t size)
-{
-	_cleanup_close_ int devfd = openat(rootfd, "dev", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d;
-	struct dirent *de;
-	int hits = 0;
-
-	if (devfd < 0)
-		return -errno;
-	d = fdopendir(dup(devfd));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d))) {
-		char magic[8];
-
-		if (strncmp(de->d_name, "vd", 2) != 0 && strncmp(de->d_name, "sd", 2) != 0)
-			continue;
-		int fd = openat(devfd, de->d_name, O_RDONLY | O_CLOEXEC);
-		if (fd < 0)
-			continue;
-		if (pread(fd, magic, sizeof(magic), 0) == (ssize_t)sizeof(magic) &&
-		    memcmp(magic, "initdata", 8) == 0) {
-			util_strlcpy(found, de->d_name, size);
-			hits++;
-		}
-		close(fd);
-	}
-	closedir(d);
-	return hits == 1 ? 0 : -ENOENT;
-}
-
-/* sysfs with the serial reads spread over threads: the names are listed
- * once, then each thread reads every T-th serial. */
-struct par_ctx {
-	int sysfd;
-	char (*names)[DISCOVER_NAME_MAX];
-	size_t n, stride, start;
-	int match; /* index or -1 */
-	unsigned matches;
-};
-
-static void *par_worker(void *arg)
-{
-	struct par_ctx *c = arg;
-
-	for (size_t i = c->start; i < c->n; i += c->stride) {
-		char serial[SERIAL_MAX + 1];
-		size_t len;
-		enum serial_kind kind;
-
-		if (serial_read(c->sysfd, c->names[i], serial, &len, &kind) < 0)
-			continue;
-		if (serial_matches(TARGET_SERIAL, strlen(TARGET_SERIAL), serial, len, kind)) {
-			c->match = (int)i;
-			c->matches++;
-		}
-	}
-	return NULL;
-}
-
-static int sysfs_parallel(int rootfd, unsigned threads, char *found, size_t size)
-{
-	static char names[8192][DISCOVER_NAME_MAX];
-	_cleanup_close_ int sysfd = openat(rootfd, "sys/class/block", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	struct par_ctx ctx[MAX_THREADS];
-	pthread_t tid[MAX_THREADS];
-	size_t n = 0;
-	unsigned total = 0;
-	DIR *d;
-	struct dirent *de;
-
-	if (sysfd < 0)
-		return -errno;
-	d = fdopendir(dup(sysfd));
-	if (!d)
-		return -errno;
-	while ((de = readdir(d)) && n < ARRAY_SIZE(names)) {
-		if (de->d_name[0] == '.')
-			continue;
-		util_strlcpy(names[n++], de->d_name, DISCOVER_NAME_MAX);
-	}
-	closedir(d);
-	for (unsigned t = 0; t < threads; t++) {
-		ctx[t] = (struct par_ctx){ .sysfd = sysfd, .names = names, .n = n, .stride = threads, .start = t, .match = -1 };
-		pthread_create(&tid[t], NULL, par_worker, &ctx[t]);
-	}
-	for (unsigned t = 0; t < threads; t++) {
-		pthread_join(tid[t], NULL);
-		total += ctx[t].matches;
-		if (ctx[t].match >= 0)
-			util_strlcpy(found, names[ctx[t].match], size);
-	}
-	return total == 1 ? 0 : -ENOENT;
-}
-
-enum bench_method { M_HINT, M_BYID, M_SYSFS, M_SYSFS_PAR, M_MAGIC_AGENT, M_MAGIC, M_COUNT };
-static const char *const method_names[M_COUNT] = { "hint", "by-id", "sysfs", "sysfs-concurrent", "magic", "magic-cocoinit" };
-
-static int run_method(enum bench_method m, int rootfd, const char *target, char *found, size_t size)
-{
-	struct discover_opts opts = {
-		.serial = TARGET_SERIAL,
-		.serial_len = strlen(TARGET_SERIAL),
-		.hint = target,
-		.uevent_fd = -1,
-	};
-	struct discover_result res;
-	int r;
-
-	switch (m) {
-	case M_HINT:
-		r = discover_by_hint(rootfd, &opts, &res);
-		break;
-	case M_BYID:
-		r = discover_by_id(rootfd, &opts, &res);
-		break;
-	case M_SYSFS:
-		r = discover_by_sysfs(rootfd, &opts, &res);
-		break;
-	case M_MAGIC:
-		r = discover_by_magic(rootfd, &opts, &res);
-		break;
-	case M_SYSFS_PAR:
-		return sysfs_parallel(rootfd, 4, found, size);
-	case M_MAGIC_AGENT:
-		return agent_scan(rootfd, found, size);
-	default:
-		return -EINVAL;
-	}
-	if (r == 0)
-		util_strlcpy(found, res.name, size);
-	return r;
-}
-
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
@@ -341,16 +196,16 @@ int main(int argc, char **argv)
 	fprintf(json, "{\"runs\":%u,\"unit\":\"us\",\"points\":[", runs);
 
 	printf("%6s", "disks");
-	for (int m = 0; m < M_COUNT; m++)
-		printf(" %16s", method_names[m]);
+	for (int m = 0; m < BENCH_METHODS; m++)
+		printf(" %16s", bench_method_names[m]);
 	printf("   (median us)\n");
 
 	int first = 1, failed = 0;
 	for (char *save = NULL, *tok = strtok_r(sizes_buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
 		unsigned n = (unsigned)strtoul(tok, NULL, 10);
 		char dir[4200], target[DISCOVER_NAME_MAX];
-		static uint64_t samples[M_COUNT][MAX_RUNS];
-		double median[M_COUNT];
+		static uint64_t samples[BENCH_METHODS][MAX_RUNS];
+		double median[BENCH_METHODS];
 
 		if (n == 0 || n > 8000)
 			continue;
@@ -362,14 +217,14 @@ int main(int argc, char **argv)
 		_cleanup_close_ int rootfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 		/* Interleave methods within each run so that drift hits them alike. */
 		for (unsigned r = 0; r < runs; r++) {
-			for (int m = 0; m < M_COUNT; m++) {
+			for (int m = 0; m < BENCH_METHODS; m++) {
 				char found[DISCOVER_NAME_MAX] = "";
-				uint64_t t0 = now_ns();
-				int ret = run_method((enum bench_method)m, rootfd, target, found, sizeof(found));
-				samples[m][r] = now_ns() - t0;
+				uint64_t t0 = bench_now_ns();
+				int ret = bench_run_method((enum bench_method)m, rootfd, TARGET_SERIAL, target, found, sizeof(found));
+				samples[m][r] = bench_now_ns() - t0;
 				if (ret < 0 || strcmp(found, target) != 0) {
 					fprintf(stderr, "bench_discover: %s did not find %s among %u disks (%d)\n",
-						method_names[m], target, n, ret);
+						bench_method_names[m], target, n, ret);
 					failed = 1;
 				}
 			}
@@ -377,12 +232,12 @@ int main(int argc, char **argv)
 		printf("%6u", n);
 		fprintf(json, "%s{\"disks\":%u", first ? "" : ",", n);
 		first = 0;
-		for (int m = 0; m < M_COUNT; m++) {
+		for (int m = 0; m < BENCH_METHODS; m++) {
 			qsort(samples[m], runs, sizeof(uint64_t), cmp_u64);
 			uint64_t mid = runs % 2 ? samples[m][runs / 2] : (samples[m][runs / 2 - 1] + samples[m][runs / 2]) / 2;
 			median[m] = (double)mid / 1000.0;
 			printf(" %16.1f", median[m]);
-			fprintf(json, ",\"%s\":%.3f", method_names[m], median[m]);
+			fprintf(json, ",\"%s\":%.3f", bench_method_names[m], median[m]);
 		}
 		if (bin) {
 			long rss = locate_maxrss_kib(bin, dir);

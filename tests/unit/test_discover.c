@@ -844,29 +844,44 @@ static int replay_add(const char *disk)
 	return r;
 }
 
-static void test_uevent_real_kernel_event(void **state)
+/* A tree in which the real disk that will announce itself has our serial,
+ * and a bound uevent socket: the event comes from the real kernel, the
+ * serial from the tree. Skips the test when either can't be had here. */
+static bool uevent_setup(const char **ret_disk, int *ret_fd, struct fixture *ret_f, struct discover_opts *ret_o)
 {
 	const char *disk = real_disk();
 	char manifest[128];
-	struct discover_result res;
 	int fd;
 
 	if (!disk) {
 		skip();
-		return;
+		return false;
 	}
 	fd = uevent_open();
 	if (fd < 0) {
 		skip();
-		return;
+		return false;
 	}
-	/* The tree says the disk that announces itself has our serial; the
-	 * event comes from the real kernel, the serial from the tree. */
 	snprintf(manifest, sizeof(manifest), "disk %s serial=initdata\n", disk);
-	struct fixture f = fx_manifest(manifest);
-	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
-	o.uevent_fd = fd;
-	o.timeout_ms = 20000;
+	*ret_f = fx_manifest(manifest);
+	*ret_o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	ret_o->uevent_fd = fd;
+	ret_o->timeout_ms = 20000;
+	*ret_disk = disk;
+	*ret_fd = fd;
+	return true;
+}
+
+static void test_uevent_real_kernel_event(void **state)
+{
+	const char *disk;
+	struct discover_result res;
+	struct discover_opts o;
+	struct fixture f;
+	int fd;
+
+	if (!uevent_setup(&disk, &fd, &f, &o))
+		return;
 	assert_int_equal(replay_add(disk), 0);
 	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
 	assert_string_equal(res.name, disk);
@@ -889,28 +904,18 @@ static void test_uevent_real_kernel_event(void **state)
  * second, UEVENT_RETRY_MS later, finds it. */
 static void test_uevent_serial_after_event(void **state)
 {
-	const char *disk = real_disk();
-	char manifest[128], serial[512];
+	const char *disk;
+	char serial[512];
 	struct discover_result res;
+	struct discover_opts o;
+	struct fixture f;
 	int fd;
 
-	if (!disk) {
-		skip();
+	if (!uevent_setup(&disk, &fd, &f, &o))
 		return;
-	}
-	fd = uevent_open();
-	if (fd < 0) {
-		skip();
-		return;
-	}
-	snprintf(manifest, sizeof(manifest), "disk %s serial=initdata\n", disk);
-	struct fixture f = fx_manifest(manifest);
 	snprintf(serial, sizeof(serial), "%s/sys/class/block/%s/serial", f.root, disk);
 	assert_int_equal(unlink(serial), 0);
 
-	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
-	o.uevent_fd = fd;
-	o.timeout_ms = 20000;
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
