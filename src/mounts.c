@@ -106,13 +106,15 @@ static bool mounts_parse_line(char *line, bool mountinfo, char **ret_target, cha
 	return false;
 }
 
-static int mounts_scan(int rootfd, const char *path, bool mountinfo, const char *target, const char *fstype)
+/* Calls visit(target, type, ctx) for each mount, in mountinfo order. */
+typedef void (*mounts_visitor)(const char *target, const char *type, void *ctx);
+
+static int mounts_scan(int rootfd, const char *path, bool mountinfo, mounts_visitor visit, void *ctx)
 {
 	_cleanup_close_ int fd = openat(rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	char buf[MOUNTS_LINE_MAX + 1];
 	size_t have = 0, total = 0;
 	bool skipping = false, eof = false;
-	int found = 0; /* the last line for target decides: later mounts cover earlier ones */
 
 	if (fd < 0)
 		return -errno;
@@ -141,8 +143,7 @@ static int mounts_scan(int rootfd, const char *path, bool mountinfo, const char 
 				char *t, *ty;
 				if (mounts_parse_line(start, mountinfo, &t, &ty)) {
 					mounts_unescape(t);
-					if (strcmp(t, target) == 0)
-						found = strcmp(ty, fstype) == 0;
+					visit(t, ty, ctx);
 				}
 			}
 			skipping = false;
@@ -156,16 +157,39 @@ static int mounts_scan(int rootfd, const char *path, bool mountinfo, const char 
 			have = 0;
 		}
 	}
-	return found;
+	return 0;
+}
+
+/* mountinfo, else proc/mounts (kernels without the former). */
+static int mounts_scan_proc(int rootfd, mounts_visitor visit, void *ctx)
+{
+	int r = mounts_scan(rootfd, "proc/self/mountinfo", true, visit, ctx);
+
+	if (r == -ENOENT)
+		r = mounts_scan(rootfd, "proc/mounts", false, visit, ctx);
+	return r;
+}
+
+struct mounts_query {
+	const char *target, *fstype;
+	int found;
+};
+
+static void mounts_query_visit(const char *target, const char *type, void *ctx)
+{
+	struct mounts_query *q = ctx;
+
+	/* The last line for target decides: later mounts cover earlier ones. */
+	if (strcmp(target, q->target) == 0)
+		q->found = strcmp(type, q->fstype) == 0;
 }
 
 int mounts_is_mounted(int rootfd, const char *target, const char *fstype)
 {
-	int r = mounts_scan(rootfd, "proc/self/mountinfo", true, target, fstype);
+	struct mounts_query q = { .target = target, .fstype = fstype };
+	int r = mounts_scan_proc(rootfd, mounts_query_visit, &q);
 
-	if (r == -ENOENT)
-		r = mounts_scan(rootfd, "proc/mounts", false, target, fstype);
-	return r;
+	return r < 0 ? r : q.found;
 }
 
 /* mkdir -p of an absolute path, below rootfd. */
@@ -204,17 +228,37 @@ static int mounts_mkdir_p(int rootfd, const char *path, mode_t mode)
 	return 0;
 }
 
+/* Which early mounts are there, all in one read of mountinfo: reading it
+ * costs milliseconds in a TCG guest, once per mount would be most of the
+ * mounts step. */
+static void mounts_early_visit(const char *target, const char *type, void *ctx)
+{
+	bool *present = ctx;
+
+	for (size_t i = 0; i < ARRAY_SIZE(early_mounts); i++)
+		if (strcmp(target, early_mounts[i].target) == 0)
+			present[i] = strcmp(type, early_mounts[i].type) == 0;
+}
+
 int mounts_early(int rootfd, char *err, size_t errsz)
 {
+	bool present[ARRAY_SIZE(early_mounts)] = { false };
+	bool scanned = false;
+
+	/* Before /proc is mounted there is no mountinfo: nothing is. */
+	scanned = mounts_scan_proc(rootfd, mounts_early_visit, present) == 0;
 	for (size_t i = 0; i < ARRAY_SIZE(early_mounts); i++) {
 		const struct early_mount *m = &early_mounts[i];
-		int r = mounts_is_mounted(rootfd, m->target, m->type);
+		int r;
 
-		if (r > 0) {
+		if (!scanned && i > 0) {
+			/* /proc is up now: one look at what an earlier stage mounted. */
+			scanned = mounts_scan_proc(rootfd, mounts_early_visit, present) == 0;
+		}
+		if (present[i]) {
 			log_debug("mount: %s already mounted (%s)", m->target, m->type);
 			continue;
 		}
-		/* Before /proc is mounted there is no mountinfo: not mounted. */
 		r = mounts_mkdir_p(rootfd, m->target, 0755);
 		if (r == 0)
 			r = sys_mount(m->type, m->target, m->type, m->flags, m->data);
