@@ -565,6 +565,33 @@ void cmdline_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 }
 
+/* After a malformed value: the valid cocoinit.on_error and cocoinit.log of
+ * the whole line still count, so the failure is handled the way the user
+ * asked (a shell to debug a typo, not a power-off). */
+static void cmdline_policy_pass(const char *text, size_t len, struct config *cfg)
+{
+	size_t i = 0;
+
+	for (;;) {
+		struct arg a;
+		int r;
+
+		while (i < len && cmdline_isspace((unsigned char)text[i]))
+			i++;
+		if (i >= len)
+			break;
+		i += cmdline_next_arg(text + i, len - i, &a);
+		if (!a.has_val && a.keylen == 2 && memcmp(a.key, "--", 2) == 0)
+			break;
+		if (cmdline_key_is(&a, "cocoinit.on_error") &&
+		    (r = cmdline_enum(&a, "", on_error_words, ARRAY_SIZE(on_error_words), NULL, 0)) >= 0)
+			cfg->on_error = (enum on_error)r;
+		else if (cmdline_key_is(&a, "cocoinit.log") &&
+			 (r = cmdline_enum(&a, "", log_words, ARRAY_SIZE(log_words), NULL, 0)) >= 0)
+			cfg->log_level = log_levels[r];
+	}
+}
+
 int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, size_t errsz)
 {
 	struct config c;
@@ -595,8 +622,10 @@ int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, s
 		if (!a.has_val && a.keylen == 2 && memcmp(a.key, "--", 2) == 0)
 			break;
 		int r = cmdline_apply(&c, &a, &unknown, err, errsz);
-		if (r < 0)
+		if (r < 0) {
+			cmdline_policy_pass(text, len, cfg);
 			return r;
+		}
 	}
 	if (unknown > UNKNOWN_WARN_MAX)
 		log_warn("%u more unknown kernel command line keys ignored", unknown - UNKNOWN_WARN_MAX);

@@ -75,7 +75,9 @@ struct config {
 void cmdline_defaults(struct config *cfg);
 
 /* Parses a kernel command line, starting from cmdline_defaults(); cfg is
- * written only on success. The text ends at len or the first NUL; a bare
+ * written only on success, except that on a malformed value the line's
+ * last valid cocoinit.on_error and cocoinit.log are still stored in cfg, so
+ * that the error is handled as the user asked. The text ends at len or the first NUL; a bare
  * "--" ends the parameters (the rest is init's argv), as for the kernel.
  * Key names treat '-' and '_' alike, as the kernel does. On a malformed
  * value returns -EINVAL and writes "<key>: \"<value>\" <why>" (value

@@ -138,8 +138,9 @@ class Test:
         return path
 
     # ---- boot ------------------------------------------------------------
-    def initramfs(self, agent_conf="", modules=DEFAULT_MODULES, busybox=False, append=None):
-        """Builds the guest's initramfs; append: an existing initrd to put first."""
+    def initramfs(self, agent_conf="", modules=DEFAULT_MODULES, busybox=False, append=None, files=()):
+        """Builds the guest's initramfs; append: an existing initrd to put first;
+        files: (host path, guest path) pairs to add."""
         out = os.path.join(self.dir, "initramfs.img")
         conf = os.path.join(self.dir, "test-agent.conf")
         with open(conf, "w") as f:
@@ -150,15 +151,17 @@ class Test:
             cmd.append("--busybox")
         if append:
             cmd += ["--append", append]
+        for src, dest in files:
+            cmd += ["--file", f"{src}:{dest}"]
         run(cmd)
         return out
 
     def boot(self, cmdline, agent_conf="", modules=DEFAULT_MODULES, extra_qemu=(), busybox=False,
-             on_console=None, append=None):
+             on_console=None, append=None, files=()):
         """Boots once. cmdline: the scenario's kernel parameters (a list);
         on_console(line, qmp): called for each console line while it runs;
         append: an existing initrd the initramfs is appended to."""
-        initrd = self.initramfs(agent_conf, modules, busybox, append)
+        initrd = self.initramfs(agent_conf, modules, busybox, append, files)
         console = os.path.join(self.dir, "console.log")
         report = os.path.join(self.dir, "report.log")
         qmp_path = os.path.join(self.dir, "qmp.sock")
@@ -533,6 +536,21 @@ def scenario_on_error_shell_without_sh(t):
     expect_console(b, r"cocoinit: on_error: shell: no /bin/sh, powering off$")
     expect_powered_off_by_cocoinit(b)
     expect_not_console(b, r"Kernel panic")
+
+def scenario_on_error_shell(t):
+    """on_error=shell with a /bin/sh in the initramfs: after the fatal line,
+    PID 1 becomes /bin/sh on the console (here the test agent stands in for
+    the shell, so it can report what it was started as), not a power-off."""
+    b = t.boot(["cocoinit.on_error=shell", "cocoinit.initdata_timeout_ms=abc"],
+               files=[(t.args.agent, "/bin/sh")])
+    expect_console(b, r'cocoinit: fatal: cmdline: cocoinit\.initdata_timeout_ms: "abc" is not a number$')
+    expect_console(b, r"cocoinit: on_error: shell$")
+    expect_not_console(b, r"no /bin/sh")
+    expect("start pid=1 argv0=/bin/sh" in b.agent, f"/bin/sh did not start as PID 1: {b.agent[:3]}")
+    env = b.env()
+    expect("COCOINIT_INITDATA_DEVICE" not in env and "LISTEN_FDS" not in env, f"the shell got hand-off state: {env}")
+    expect_not_console(b, r"Kernel panic")
+
 
 def vsock_echo_ok(b, name, port, fd):
     """The agent's passfd round trip on one listener (test-agent's

@@ -99,9 +99,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_config(&cfg);
 	} else {
 		CHECK(err[0] != '\0');
-		/* Untouched on failure. */
-		for (size_t i = 0; i < sizeof(cfg); i++)
-			CHECK(((const unsigned char *)&cfg)[i] == 0xa5);
+		/* Untouched on failure, but for the policy and the log level,
+		 * which take only valid values. */
+		struct config untouched;
+		memset(&untouched, 0xa5, sizeof(untouched));
+		untouched.on_error = cfg.on_error;
+		untouched.log_level = cfg.log_level;
+		CHECK(memcmp(&cfg, &untouched, sizeof(cfg)) == 0);
+		CHECK(((const unsigned char *)&cfg.on_error)[0] == 0xa5 || (unsigned)cfg.on_error <= ON_ERROR_CONTINUE);
+		CHECK(((const unsigned char *)&cfg.log_level)[0] == 0xa5 ||
+		      (cfg.log_level >= LOG_LVL_ERR && cfg.log_level <= LOG_LVL_DEBUG));
 	}
 
 	memset(&again, 0, sizeof(again));

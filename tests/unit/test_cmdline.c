@@ -467,10 +467,22 @@ static void test_later_wins(void **state)
 static void test_error_keeps_cfg(void **state)
 {
 	(void)state;
-	GOOD("cocoinit.log=debug");
-	BAD("cocoinit.log=error cocoinit.passfd=7", "cocoinit.passfd: \"7\" is not one of 0, 1");
-	/* cfg is written only on success. */
+	GOOD("cocoinit.log=debug cocoinit.agent=/sbin/first");
+	BAD("cocoinit.agent=/sbin/second cocoinit.passfd=7", "cocoinit.passfd: \"7\" is not one of 0, 1");
+	/* cfg is written only on success... */
+	assert_string_equal(cfg.agent, "/sbin/first");
 	assert_int_equal(cfg.log_level, LOG_LVL_DEBUG);
+	assert_int_equal(cfg.on_error, ON_ERROR_POWEROFF);
+	/* ...but the policy and log level of the line, wherever they stand, say
+	 * how the failure itself is handled: a shell to fix the typo. */
+	BAD("cocoinit.passfd=7 cocoinit.on_error=shell cocoinit.log=error", "cocoinit.passfd: \"7\" is not one of 0, 1");
+	assert_int_equal(cfg.on_error, ON_ERROR_SHELL);
+	assert_int_equal(cfg.log_level, LOG_LVL_ERR);
+	assert_string_equal(cfg.agent, "/sbin/first");
+	/* a malformed policy is not one: the last valid one stands */
+	BAD("cocoinit.on_error=reboot cocoinit.on_error=explode",
+	    "cocoinit.on_error: \"explode\" is not one of poweroff, reboot, shell, continue");
+	assert_int_equal(cfg.on_error, ON_ERROR_REBOOT);
 	/* A long bad value is cut visibly, and err stays within its size. */
 	{
 		char line[2100], small[40];
