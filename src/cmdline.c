@@ -565,24 +565,32 @@ void cmdline_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 }
 
+/* The next parameter of text[*pos..len) into a; false at the end or at a
+ * bare "--" (everything after it is init's argv, not parameters). */
+static bool cmdline_next(const char *text, size_t len, size_t *pos, struct arg *a)
+{
+	size_t i = *pos;
+
+	while (i < len && cmdline_isspace((unsigned char)text[i]))
+		i++;
+	if (i >= len)
+		return false;
+	i += cmdline_next_arg(text + i, len - i, a);
+	*pos = i;
+	return !(!a->has_val && a->keylen == 2 && memcmp(a->key, "--", 2) == 0);
+}
+
 /* After a malformed value: the valid cocoinit.on_error and cocoinit.log of
  * the whole line still count, so the failure is handled the way the user
  * asked (a shell to debug a typo, not a power-off). */
 static void cmdline_policy_pass(const char *text, size_t len, struct config *cfg)
 {
 	size_t i = 0;
+	struct arg a;
 
-	for (;;) {
-		struct arg a;
+	while (cmdline_next(text, len, &i, &a)) {
 		int r;
 
-		while (i < len && cmdline_isspace((unsigned char)text[i]))
-			i++;
-		if (i >= len)
-			break;
-		i += cmdline_next_arg(text + i, len - i, &a);
-		if (!a.has_val && a.keylen == 2 && memcmp(a.key, "--", 2) == 0)
-			break;
 		if (cmdline_key_is(&a, "cocoinit.on_error") &&
 		    (r = cmdline_enum(&a, "", on_error_words, ARRAY_SIZE(on_error_words), NULL, 0)) >= 0)
 			cfg->on_error = (enum on_error)r;
@@ -610,17 +618,8 @@ int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, s
 			len = (size_t)(nul - text);
 	}
 
-	for (;;) {
-		struct arg a;
-
-		while (i < len && cmdline_isspace((unsigned char)text[i]))
-			i++;
-		if (i >= len)
-			break;
-		i += cmdline_next_arg(text + i, len - i, &a);
-		/* Everything after a bare "--" is init's argv, not parameters. */
-		if (!a.has_val && a.keylen == 2 && memcmp(a.key, "--", 2) == 0)
-			break;
+	struct arg a;
+	while (cmdline_next(text, len, &i, &a)) {
 		int r = cmdline_apply(&c, &a, &unknown, err, errsz);
 		if (r < 0) {
 			cmdline_policy_pass(text, len, cfg);

@@ -264,7 +264,7 @@ int handoff_exec(const struct config *cfg, const struct handoff_env *e, struct v
 	if (r < 0)
 		return r;
 	/* The log fds would be closed below: from here on, lines go to stderr (the console). */
-	log_set_console_fd(-1);
+	log_set_console_fd(-1, NULL);
 	log_set_fd(-1, LOG_SINK_PLAIN);
 	r = handoff_arrange_fds(ls, n);
 	if (r < 0)

@@ -18,7 +18,8 @@ static int log_level = LOG_LVL_INFO;
 static int log_fd = -1;
 static enum log_sink log_sink = LOG_SINK_PLAIN;
 static int log_console_fd = -1;
-static int log_console_loglevel = 0; /* 0: the kernel prints nothing from kmsg */
+static int log_console_loglevel = -1; /* -1: not asked yet */
+static int (*log_console_loglevel_get)(void);
 
 void log_set_level(int level)
 {
@@ -38,13 +39,10 @@ void log_set_fd(int fd, enum log_sink sink)
 	log_sink = sink;
 }
 
-void log_set_console_loglevel(int console_loglevel)
+void log_set_console_fd(int fd, int (*get_loglevel)(void))
 {
-	log_console_loglevel = console_loglevel;
-}
-
-void log_set_console_fd(int fd)
-{
+	log_console_loglevel = -1;
+	log_console_loglevel_get = get_loglevel;
 	if (log_console_fd >= 0 && log_console_fd != fd)
 		close(log_console_fd);
 	log_console_fd = fd;
@@ -94,9 +92,13 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 	else
 		log_write_line(log_fd, plain, plain_len);
 
-	if (log_console_fd >= 0 && level <= LOG_LVL_WARN &&
-	    (log_sink != LOG_SINK_KMSG || level >= log_console_loglevel))
-		log_write_line(log_console_fd, plain, plain_len);
+	if (log_console_fd >= 0 && level <= LOG_LVL_WARN) {
+		if (log_sink == LOG_SINK_KMSG && log_console_loglevel < 0)
+			/* 0 when unknown: the kernel prints nothing from kmsg. */
+			log_console_loglevel = log_console_loglevel_get ? log_console_loglevel_get() : 0;
+		if (log_sink != LOG_SINK_KMSG || level >= log_console_loglevel)
+			log_write_line(log_console_fd, plain, plain_len);
+	}
 	errno = saved;
 }
 

@@ -51,7 +51,7 @@ static void boot_exec_shell(void)
 
 	if (access("/bin/sh", X_OK) < 0)
 		return;
-	log_set_console_fd(-1);
+	log_set_console_fd(-1, NULL);
 	log_set_fd(-1, LOG_SINK_PLAIN);
 	handoff_reset_signals();
 	sys_execve("/bin/sh", argv, envp);
@@ -109,6 +109,19 @@ static void boot_fail(const char *fmt, ...)
 	boot_halt();
 }
 
+/* Lines below the kernel's console_loglevel reach the console through kmsg;
+ * asked only when a warning is first logged (0 when unreadable). */
+static int boot_console_loglevel(void)
+{
+	char printk[64];
+	ssize_t n = util_read_file_at(AT_FDCWD, "/proc/sys/kernel/printk", printk, sizeof(printk) - 1, true);
+
+	if (n <= 0)
+		return 0;
+	printk[n] = '\0';
+	return atoi(printk);
+}
+
 static void boot_log_setup(void)
 {
 	int kmsg = open("/dev/kmsg", O_WRONLY | O_CLOEXEC | O_NOCTTY);
@@ -118,17 +131,8 @@ static void boot_log_setup(void)
 		return; /* stderr is the console already */
 	log_set_fd(kmsg, LOG_SINK_KMSG);
 	console = open("/dev/console", O_WRONLY | O_CLOEXEC | O_NOCTTY);
-	if (console >= 0) {
-		char printk[64];
-		ssize_t n = util_read_file_at(AT_FDCWD, "/proc/sys/kernel/printk", printk, sizeof(printk) - 1, true);
-
-		/* Lines below console_loglevel reach the console through kmsg. */
-		if (n > 0) {
-			printk[n] = '\0';
-			log_set_console_loglevel(atoi(printk));
-		}
-		log_set_console_fd(console);
-	}
+	if (console >= 0)
+		log_set_console_fd(console, boot_console_loglevel);
 }
 
 static void boot_modules(int rootfd)

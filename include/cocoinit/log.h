@@ -25,9 +25,10 @@ void log_set_fd(int fd, enum log_sink sink);
 /* A second fd (the console) that receives lines at level <= LOG_LVL_WARN
  * which the kernel would not print itself from kmsg: those at or above its
  * console_loglevel (first field of /proc/sys/kernel/printk; 4 with `quiet`).
- * Without this a warning would show twice, or not at all under `quiet`. */
-void log_set_console_fd(int fd);
-void log_set_console_loglevel(int console_loglevel);
+ * Without this a warning would show twice, or not at all under `quiet`.
+ * get_loglevel is asked once, at the first such line, so a boot that logs
+ * none never reads the file. */
+void log_set_console_fd(int fd, int (*get_loglevel)(void));
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
