@@ -932,6 +932,11 @@ def scenario_mkinitramfs_refuses_dynamic(t):
 
 NO_BOOT = {"mkinitramfs_refuses_dynamic"}
 
+# Scenarios of one area each live in tests/boot/scenarios_<area>.py, run in
+# this module's namespace (they use its helpers and may add to NO_BOOT).
+for _path in sorted(glob.glob(os.path.join(os.path.dirname(os.path.abspath(__file__)), "scenarios_*.py"))):
+    with open(_path) as _f:
+        exec(compile(_f.read(), _path, "exec"), globals())
 
 SCENARIOS = {name[len("scenario_"):]: fn for name, fn in globals().items() if name.startswith("scenario_")}
 
