@@ -2,6 +2,7 @@
 /* Thin wrappers over the syscalls that tests must replace (-Wl,--wrap).
  * Each returns 0 or -errno and does nothing else. */
 #include <errno.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
@@ -34,4 +35,9 @@ int sys_execve(const char *path, char *const argv[], char *const envp[])
 int sys_finit_module(int fd, const char *params, int flags)
 {
 	return syscall(SYS_finit_module, fd, params, flags) < 0 ? -errno : 0;
+}
+
+int sys_ioctl(int fd, unsigned long request, void *arg)
+{
+	return ioctl(fd, request, arg) < 0 ? -errno : 0;
 }

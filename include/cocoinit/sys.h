@@ -11,3 +11,4 @@ int sys_umount(const char *target);
 int sys_reboot(int cmd);
 int sys_execve(const char *path, char *const argv[], char *const envp[]);
 int sys_finit_module(int fd, const char *params, int flags);
+int sys_ioctl(int fd, unsigned long request, void *arg);
