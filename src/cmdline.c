@@ -454,6 +454,7 @@ static int cmdline_add_mount(struct config *c, const struct arg *a, char *err, s
 }
 
 static const char *const initdata_words[] = { "auto", "required", "off" };
+static const char *const bind_words[] = { "auto", "required", "off" };
 static const char *const on_error_words[] = { "poweroff", "reboot", "shell", "continue" };
 static const char *const agent_mode_words[] = { "exec", "supervise" };
 static const char *const scan_words[] = { "off", "magic" };
@@ -494,6 +495,11 @@ static int cmdline_apply(struct config *c, const struct arg *a, unsigned *unknow
 		if ((r = cmdline_number(a, "cocoinit.initdata_max_bytes", 1, MAX_BYTES_MAX, &x, err, errsz)) < 0)
 			return r;
 		c->max_bytes = x;
+	} else if (cmdline_key_is(a, "cocoinit.initdata_bind")) {
+		const char *key = "cocoinit.initdata_bind";
+		if ((r = ENUM(bind_words)) < 0)
+			return r;
+		c->bind = (enum bind_mode)r;
 	} else if (cmdline_key_is(a, "cocoinit.modules")) {
 		return cmdline_set_modules(c, a, err, errsz);
 	} else if (cmdline_key_is(a, "cocoinit.vsock_listen")) {
@@ -663,4 +669,9 @@ const char *cmdline_initdata_mode_name(enum initdata_mode m)
 const char *cmdline_on_error_name(enum on_error e)
 {
 	return (unsigned)e < ARRAY_SIZE(on_error_words) ? on_error_words[e] : "?";
+}
+
+const char *cmdline_bind_mode_name(enum bind_mode m)
+{
+	return (unsigned)m < ARRAY_SIZE(bind_words) ? bind_words[m] : "?";
 }

@@ -24,6 +24,7 @@
 #define CONFIG_TIMEOUT_MS_MAX 86400000            /* cocoinit.initdata_timeout_ms at most: a day */
 
 enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
+enum bind_mode { BIND_AUTO, BIND_REQUIRED, BIND_OFF }; /* cocoinit.initdata_bind */
 enum agent_mode { AGENT_EXEC, AGENT_SUPERVISE };
 enum on_error { ON_ERROR_POWEROFF, ON_ERROR_REBOOT, ON_ERROR_SHELL, ON_ERROR_CONTINUE };
 
@@ -51,6 +52,7 @@ struct config {
 	bool scan_magic;
 	char initdata_dir[CONFIG_PATH_MAX];
 	uint64_t max_bytes;
+	enum bind_mode bind;
 
 	char modules[CONFIG_MAX_MODULES][CONFIG_MODULE_NAME_MAX];
 	size_t n_modules;
@@ -93,3 +95,4 @@ int cmdline_read(int rootfd, struct config *cfg, char *err, size_t errsz);
 
 const char *cmdline_initdata_mode_name(enum initdata_mode m);
 const char *cmdline_on_error_name(enum on_error e);
+const char *cmdline_bind_mode_name(enum bind_mode m);

@@ -109,6 +109,7 @@ static void test_defaults(void **state)
 	assert_false(cfg.scan_magic);
 	assert_string_equal(cfg.initdata_dir, "/run/confidential-containers/initdata");
 	assert_int_equal(cfg.max_bytes, 1048576);
+	assert_int_equal(cfg.bind, BIND_AUTO);
 	assert_int_equal(cfg.n_modules, 0);
 	assert_int_equal(cfg.n_listeners, 0);
 	assert_false(cfg.passfd);
@@ -224,6 +225,17 @@ static void test_max_bytes(void **state)
 	BAD("cocoinit.initdata_max_bytes=67108865",
 	    "cocoinit.initdata_max_bytes: \"67108865\" is out of range (1..67108864)");
 	BAD("cocoinit.initdata_max_bytes=1k", "cocoinit.initdata_max_bytes: \"1k\" is not a number");
+}
+
+static void test_bind(void **state)
+{
+	(void)state;
+	GOOD_IS("cocoinit.initdata_bind=required", cfg.bind, BIND_REQUIRED);
+	GOOD_IS("cocoinit.initdata_bind=off", cfg.bind, BIND_OFF);
+	GOOD_IS("cocoinit.initdata_bind=off cocoinit.initdata-bind=auto", cfg.bind, BIND_AUTO);
+	BAD("cocoinit.initdata_bind=yes", "cocoinit.initdata_bind: \"yes\" is not one of auto, required, off");
+	BAD("cocoinit.initdata_bind", "cocoinit.initdata_bind: \"\" is not one of auto, required, off");
+	assert_string_equal(cmdline_bind_mode_name(BIND_REQUIRED), "required");
 }
 
 static void test_modules(void **state)
@@ -596,6 +608,7 @@ int main(void)
 		cmocka_unit_test(test_scan),
 		cmocka_unit_test(test_dir),
 		cmocka_unit_test(test_max_bytes),
+		cmocka_unit_test(test_bind),
 		cmocka_unit_test(test_modules),
 		cmocka_unit_test(test_vsock_listen),
 		cmocka_unit_test(test_passfd),
