@@ -124,7 +124,8 @@ int handoff_build_env(char **envp, size_t max, char *store, size_t storesz, cons
 		if (!env_add(&b, "COCOINIT_INITDATA_DEVICE", e->device, 0) ||
 		    (e->dir && !env_add(&b, "COCOINIT_INITDATA_DIR", e->dir, 0)) ||
 		    (e->format && !env_add(&b, "COCOINIT_INITDATA_FORMAT", e->format, 0)) ||
-		    (e->method && !env_add(&b, "COCOINIT_INITDATA_METHOD", e->method, 0)))
+		    (e->method && !env_add(&b, "COCOINIT_INITDATA_METHOD", e->method, 0)) ||
+		    (e->digest && !env_add(&b, "COCOINIT_INITDATA_DIGEST", e->digest, 0)))
 			return -ENOSPC;
 	}
 	return (int)b.n;

@@ -189,7 +189,7 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return (size_t)got < n ? -ENODATA : 0;
 }
 
-static int write_toml(int dirfd, const uint8_t *data, size_t len)
+int initdata_write_file(int dirfd, const char *name, const void *data, size_t len)
 {
 	char tmp[64];
 	_cleanup_close_ int fd = -1;
@@ -198,7 +198,7 @@ static int write_toml(int dirfd, const uint8_t *data, size_t len)
 	/* A fresh name each try, created exclusively: never write through a
 	 * link or into a file someone else holds open. */
 	for (unsigned i = 0; i < 16 && fd < 0; i++) {
-		snprintf(tmp, sizeof(tmp), ".%s.%ld.%llx", INITDATA_FILE, (long)getpid(),
+		snprintf(tmp, sizeof(tmp), ".%.24s.%ld.%llx", name, (long)getpid(),
 			 (unsigned long long)(timing_now_us() + i));
 		fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
 		if (fd < 0 && errno != EEXIST)
@@ -212,7 +212,7 @@ static int write_toml(int dirfd, const uint8_t *data, size_t len)
 		r = -errno;
 	if (r == 0 && fsync(fd) < 0)
 		r = -errno;
-	if (r == 0 && renameat(dirfd, tmp, dirfd, INITDATA_FILE) < 0)
+	if (r == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		r = -errno;
 	if (r < 0) {
 		unlinkat(dirfd, tmp, 0);
@@ -220,6 +220,11 @@ static int write_toml(int dirfd, const uint8_t *data, size_t len)
 	}
 	(void)fsync(dirfd);
 	return 0;
+}
+
+static int write_toml(int dirfd, const uint8_t *data, size_t len)
+{
+	return initdata_write_file(dirfd, INITDATA_FILE, data, len);
 }
 
 int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_size, char *err, size_t errsz)

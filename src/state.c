@@ -217,7 +217,11 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	jb_cstr(b, st->found ? st->format : NULL);
 	jb_raw(b, ",\"dir\":");
 	jb_cstr(b, st->found && st->format[0] ? st->dir : NULL);
-	jb_raw(b, ",\"examined\":%u},\"listeners\":[", st->examined);
+	jb_raw(b, ",\"examined\":%u,\"digest\":", st->examined);
+	jb_cstr(b, st->digest);
+	jb_raw(b, ",\"bound\":");
+	jb_cstr(b, st->digest[0] ? st->bound : NULL);
+	jb_raw(b, "},\"listeners\":[");
 	for (size_t i = 0; i < n; i++) {
 		/* The fd the agent receives, not the one cocoinit created. */
 		jb_raw(b, "%s{\"fd\":%zu,\"port\":%u,\"name\":", i ? "," : "", 3 + i, ls[i].port);

@@ -14,6 +14,7 @@ struct handoff_env {
 	const char *dir;
 	const char *format;
 	const char *method;
+	const char *digest; /* "<algorithm>:<hex>"; NULL when the document was not accepted */
 };
 
 /* Longest pid the LISTEN_PID placeholder slot holds (digits). */

@@ -22,6 +22,8 @@ struct state {
 	char serial[SERIAL_MAX + 1];
 	size_t serial_len;
 	unsigned examined;
+	char digest[7 + 129]; /* "<algorithm>:<hex>" once validated and bound, else empty */
+	char bound[8];        /* "snp", "tdx", "none" or "off", with digest */
 	/* timings in microseconds */
 	uint64_t t_mounts, t_modules, t_listen, t_discover, t_consume, t_total, t_boot;
 	char errors[STATE_MAX_ERRORS][STATE_ERROR_MAX];

@@ -49,7 +49,8 @@ static size_t env_count(char **envp, const char *key)
 static void test_env_listeners_and_initdata(void **state)
 {
 	struct vsock_listener ls[2] = { { .fd = 7, .port = 1027, .name = "passfd" }, { .fd = 9, .port = 1025, .name = "log" } };
-	struct handoff_env e = { .device = "/dev/vdc", .dir = "/run/ci", .format = "kata-raw", .method = "sysfs" };
+	struct handoff_env e = { .device = "/dev/vdc", .dir = "/run/ci", .format = "kata-raw", .method = "sysfs",
+				 .digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
 	char *envp[64];
 	char store[4096];
 	int n;
@@ -58,6 +59,7 @@ static void test_env_listeners_and_initdata(void **state)
 	setenv("LISTEN_PIDFDID", "1234", 1);
 	setenv("LISTEN_FDNAMES", "stale", 1);
 	setenv("COCOINIT_INITDATA_DEVICE", "/dev/stale", 1);
+	setenv("COCOINIT_INITDATA_STALE", "sha256:00", 1);
 	setenv("KEEP_ME", "yes", 1);
 	n = handoff_build_env(envp, 64, store, sizeof(store), &e, ls, 2, 1);
 	assert_true(n > 0);
@@ -73,11 +75,15 @@ static void test_env_listeners_and_initdata(void **state)
 	assert_string_equal(env_get(envp, "COCOINIT_INITDATA_DIR"), "/run/ci");
 	assert_string_equal(env_get(envp, "COCOINIT_INITDATA_FORMAT"), "kata-raw");
 	assert_string_equal(env_get(envp, "COCOINIT_INITDATA_METHOD"), "sysfs");
+	assert_string_equal(env_get(envp, "COCOINIT_INITDATA_DIGEST"),
+			    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+	assert_null(env_get(envp, "COCOINIT_INITDATA_STALE"));
 	assert_string_equal(env_get(envp, "KEEP_ME"), "yes");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PIDFDID");
 	unsetenv("LISTEN_FDNAMES");
 	unsetenv("COCOINIT_INITDATA_DEVICE");
+	unsetenv("COCOINIT_INITDATA_STALE");
 	unsetenv("KEEP_ME");
 }
 

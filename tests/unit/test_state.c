@@ -138,6 +138,8 @@ static void test_write_shape(void **state)
 	memcpy(st.serial, "in\"it\x01\xe9", 7);
 	st.serial_len = 7;
 	st.examined = 6;
+	util_strlcpy(st.digest, "sha384:00ff", sizeof(st.digest));
+	util_strlcpy(st.bound, "snp", sizeof(st.bound));
 	st.t_mounts = 11;
 	st.t_discover = 812;
 	st.t_boot = 3000000;
@@ -162,6 +164,7 @@ static void test_write_shape(void **state)
 				      "assert i['format']=='kata-raw' and i['mode']=='required' and i['examined']==6\n"
 				      "assert i['serial']=='in\"it\\x01\\xe9', repr(i['serial'])\n"
 				      "assert i['dir']=='/run/confidential-containers/initdata'\n"
+				      "assert i['digest']=='sha384:00ff' and i['bound']=='snp'\n"
 				      "assert d['listeners']==[{'fd':3,'port':1027,'name':'passfd'},{'fd':4,'port':1025,'name':'lo\"g'}]\n"
 				      "m=d['mounts']\n"
 				      "assert m[1]=={'source':'tmpfs','target':'/run','type':'tmpfs','options':'rw,nosuid,nodev,mode=755'}, m\n"
@@ -195,6 +198,7 @@ static void test_write_not_found(void **state)
 	assert_int_equal(python_check(path,
 				      "i=d['initdata']\n"
 				      "assert i['found'] is False and i['device'] is None and i['format'] is None\n"
+				      "assert i['digest'] is None and i['bound'] is None\n"
 				      "assert d['listeners']==[]\n"
 				      "assert d['errors']==['initdata: no disk with serial=initdata within 2000ms']\n", false),
 			 0);
