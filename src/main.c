@@ -20,11 +20,14 @@
 #include "cocoinit/consume.h"
 #include "cocoinit/discover.h"
 #include "cocoinit/handoff.h"
+#include "cocoinit/initdata.h"
+#include "cocoinit/initdata_doc.h"
 #include "cocoinit/log.h"
 #include "cocoinit/modules.h"
 #include "cocoinit/mounts.h"
 #include "cocoinit/state.h"
 #include "cocoinit/sys.h"
+#include "cocoinit/tee.h"
 #include "cocoinit/timing.h"
 #include "cocoinit/util.h"
 #include "cocoinit/vsock.h"
@@ -283,6 +286,86 @@ static void boot_consume(const struct discover_result *res)
 		 log_escape(err, sizeof(err), cfg.initdata_dir, strlen(cfg.initdata_dir)));
 }
 
+/* The TEE's launch value against the digest (cocoinit.initdata_bind).
+ * Returns the bound= word, or NULL after boot_fail(). */
+static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const char *digest)
+{
+	struct tee_launch l;
+	char err[ERR_MAX] = "", want[DIGEST_HEX_SIZE], got[DIGEST_HEX_SIZE];
+	uint8_t adj[TEE_LAUNCH_MAX];
+	int r;
+
+	if (cfg.bind == BIND_OFF)
+		return "off";
+	r = tee_read_launch(rootfd, &l, err, sizeof(err));
+	if (r == -ENODEV && cfg.bind == BIND_AUTO) {
+		log_info("initdata: no TEE device (sev-guest, tdx_guest, configfs-tsm); digest not bound");
+		return "none";
+	}
+	if (r == -ENODEV) {
+		boot_fail("initdata: cocoinit.initdata_bind=required and no TEE device "
+			  "(dev/sev-guest, dev/tdx_guest, configfs-tsm)");
+		return NULL;
+	}
+	if (r < 0) {
+		boot_fail("initdata: reading the TEE launch value: %s", err[0] ? err : strerror(-r));
+		return NULL;
+	}
+	if (tee_check(&l, doc->digest, doc->digest_len) < 0) {
+		digest_adjust(doc->digest, doc->digest_len, adj, l.len);
+		boot_fail("initdata: digest %s is not bound: %s %s is %s, want %s", digest, tee_platform_name(l.platform),
+			  l.platform == TEE_SNP ? "HOST_DATA" : "MRCONFIGID", digest_hex(got, l.value, l.len),
+			  digest_hex(want, adj, l.len));
+		return NULL;
+	}
+	return tee_platform_name(l.platform);
+}
+
+/* The document in <dir>/initdata.toml, whichever form it came in: validated,
+ * digested and bound before aa.toml, cdh.toml and policy.rego are written.
+ * A refused document is removed so nothing acts on it (on_error=continue). */
+static void boot_initdata_doc(int rootfd)
+{
+	struct initdata_doc doc;
+	char err[ERR_MAX] = "", digest[INITDATA_DOC_DIGEST_STR_SIZE];
+	const char *bound;
+	_cleanup_close_ int dirfd = -1;
+	int r;
+
+	if (!st.found || !st.format[0])
+		return;
+	dirfd = open(cfg.initdata_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	if (dirfd < 0) {
+		boot_fail("initdata: cannot open the initdata directory: %s", strerror(errno));
+		return;
+	}
+	/* The bound on the decompressed raw format, whatever the form. */
+	r = initdata_doc_load(dirfd, (size_t)cfg.max_bytes * 4, &doc, err, sizeof(err));
+	if (r < 0) {
+		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
+		(void)unlinkat(dirfd, INITDATA_FILE, 0);
+		return;
+	}
+	initdata_doc_digest_str(&doc, digest, sizeof(digest));
+	bound = boot_bind(rootfd, &doc, digest);
+	if (!bound) {
+		(void)unlinkat(dirfd, INITDATA_FILE, 0);
+		initdata_doc_free(&doc);
+		return;
+	}
+	r = initdata_doc_write_files(dirfd, &doc, err, sizeof(err));
+	if (doc.ignored)
+		log_info("initdata: %u [data] keys other than aa.toml, cdh.toml, policy.rego ignored", doc.ignored);
+	initdata_doc_free(&doc);
+	if (r < 0) {
+		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
+		return;
+	}
+	util_strlcpy(st.digest, digest, sizeof(st.digest));
+	util_strlcpy(st.bound, bound, sizeof(st.bound));
+	log_info("initdata: digest %s bound=%s", digest, bound);
+}
+
 static void boot_handoff(void)
 {
 	struct handoff_env env = { 0 };
@@ -294,6 +377,7 @@ static void boot_handoff(void)
 		env.dir = st.dir;
 		env.format = st.format;
 		env.method = st.method;
+		env.digest = st.digest[0] ? st.digest : NULL;
 	}
 	log_escape(esc, sizeof(esc), cfg.agent, strlen(cfg.agent));
 
@@ -362,6 +446,7 @@ static _Noreturn void boot(void)
 
 	t = timing_now_us();
 	boot_consume(&res);
+	boot_initdata_doc(rootfd);
 	st.t_consume = timing_now_us() - t;
 
 	st.t_boot = timing_now_us();
