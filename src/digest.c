@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <nettle/base64.h>
 #include <nettle/sha2.h>
 
 #include "cocoinit/digest.h"
@@ -125,5 +126,12 @@ char *digest_hex(char *out, const uint8_t *d, size_t len)
 		out[2 * i + 1] = hex[d[i] & 15];
 	}
 	out[2 * len] = '\0';
+	return out;
+}
+
+char *digest_base64(char *out, const uint8_t *d, size_t len)
+{
+	base64_encode_raw(out, len, d);
+	out[BASE64_ENCODE_RAW_LENGTH(len)] = '\0';
 	return out;
 }

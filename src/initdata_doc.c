@@ -145,51 +145,57 @@ int initdata_doc_parse(const char *text, size_t len, struct initdata_doc *doc, c
 	return 0;
 }
 
-int initdata_doc_load(int dirfd, size_t max, struct initdata_doc *doc, char *err, size_t errsz)
+int initdata_doc_read_fd(int fd, const char *name, size_t max, struct initdata_doc *doc, char *err, size_t errsz)
 {
-	_cleanup_close_ int fd = -1;
 	_cleanup_free_ char *text = NULL;
 	struct stat st;
 	ssize_t n;
 	int r;
 
+	if (fstat(fd, &st) < 0) {
+		r = -errno;
+		util_seterr(err, errsz, "cannot stat %s: %s", name, strerror(-r));
+		return r;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		util_seterr(err, errsz, "%s is not a regular file", name);
+		return -EINVAL;
+	}
+	if ((uint64_t)st.st_size > max) {
+		util_seterr(err, errsz, "%s is %llu bytes, more than %zu", name, (unsigned long long)st.st_size, max);
+		return -EFBIG;
+	}
+	/* One byte more than the size: a file that grew is refused, not cut. */
+	text = malloc((size_t)st.st_size + 1);
+	if (!text) {
+		util_seterr(err, errsz, "cannot allocate %llu bytes for %s", (unsigned long long)st.st_size, name);
+		return -ENOMEM;
+	}
+	n = util_pread_all(fd, text, (size_t)st.st_size + 1, 0);
+	if (n < 0) {
+		util_seterr(err, errsz, "cannot read %s: %s", name, strerror((int)-n));
+		return (int)n;
+	}
+	if ((size_t)n != (size_t)st.st_size) {
+		util_seterr(err, errsz, "%s changed while it was read", name);
+		return -EIO;
+	}
+	return initdata_doc_parse(text, (size_t)n, doc, err, errsz);
+}
+
+int initdata_doc_load(int dirfd, size_t max, struct initdata_doc *doc, char *err, size_t errsz)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	/* O_NONBLOCK: a FIFO put there must not hang PID 1 before the type check. */
 	fd = openat(dirfd, INITDATA_FILE, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		r = -errno;
 		util_seterr(err, errsz, "cannot open %s: %s", INITDATA_FILE, strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		util_seterr(err, errsz, "cannot stat %s: %s", INITDATA_FILE, strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		util_seterr(err, errsz, "%s is not a regular file", INITDATA_FILE);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > max) {
-		util_seterr(err, errsz, "%s is %llu bytes, more than %zu", INITDATA_FILE, (unsigned long long)st.st_size,
-			    max);
-		return -EFBIG;
-	}
-	/* One byte more than the size: a file that grew is refused, not cut. */
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		util_seterr(err, errsz, "cannot allocate %llu bytes for %s", (unsigned long long)st.st_size,
-			    INITDATA_FILE);
-		return -ENOMEM;
-	}
-	n = util_pread_all(fd, text, (size_t)st.st_size + 1, 0);
-	if (n < 0) {
-		util_seterr(err, errsz, "cannot read %s: %s", INITDATA_FILE, strerror((int)-n));
-		return (int)n;
-	}
-	if ((size_t)n != (size_t)st.st_size) {
-		util_seterr(err, errsz, "%s changed while it was read", INITDATA_FILE);
-		return -EIO;
-	}
-	return initdata_doc_parse(text, (size_t)n, doc, err, errsz);
+	return initdata_doc_read_fd(fd, INITDATA_FILE, max, doc, err, errsz);
 }
 
 int initdata_doc_write_files(int dirfd, const struct initdata_doc *doc, char *err, size_t errsz)

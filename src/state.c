@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,7 +24,7 @@
 #define STATE_MOUNTS_MAX 64
 #define STATE_MOUNTS_READ (32 * 1024)
 
-int state_json_string(char *out, size_t outsz, const char *s, size_t len)
+static int state_json_escape(char *out, size_t outsz, const char *s, size_t len, bool utf8)
 {
 	static const char hex[] = "0123456789abcdef";
 	size_t o = 0;
@@ -39,7 +40,7 @@ int state_json_string(char *out, size_t outsz, const char *s, size_t len)
 				return -ENOSPC;
 			out[o++] = '\\';
 			out[o++] = (char)c;
-		} else if (c < 0x20 || c >= 0x7f) {
+		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
 			/* Latin-1 reading of the byte: U+0000..U+00FF, never invalid UTF-8. */
 			if (o + 6 + 2 > outsz)
 				return -ENOSPC;
@@ -56,6 +57,16 @@ int state_json_string(char *out, size_t outsz, const char *s, size_t len)
 	out[o++] = '"';
 	out[o] = '\0';
 	return (int)o;
+}
+
+int state_json_string(char *out, size_t outsz, const char *s, size_t len)
+{
+	return state_json_escape(out, outsz, s, len, false);
+}
+
+int state_json_utf8(char *out, size_t outsz, const char *s, size_t len)
+{
+	return state_json_escape(out, outsz, s, len, true);
 }
 
 void state_add_error(struct state *st, const char *msg)

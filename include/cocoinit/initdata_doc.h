@@ -36,6 +36,10 @@ struct initdata_doc {
  * doc is written only on success. */
 int initdata_doc_parse(const char *text, size_t len, struct initdata_doc *doc, char *err, size_t errsz);
 
+/* Reads fd (a regular file of at most max bytes) from its start and parses
+ * it; name is how err names the file. 0 or -errno, reason in err. */
+int initdata_doc_read_fd(int fd, const char *name, size_t max, struct initdata_doc *doc, char *err, size_t errsz);
+
 /* Reads dirfd/initdata.toml (a regular file of at most max bytes, never
  * through a link) and parses it. 0 or -errno, reason in err. */
 int initdata_doc_load(int dirfd, size_t max, struct initdata_doc *doc, char *err, size_t errsz);

@@ -34,6 +34,11 @@ struct state {
  * number of bytes written or -ENOSPC. */
 int state_json_string(char *out, size_t outsz, const char *s, size_t len);
 
+/* The same for text known to be valid UTF-8 (a TOML string, checked by the
+ * parser): bytes from 0x80 up are copied, so the JSON holds the same
+ * characters; control characters are still escaped. */
+int state_json_utf8(char *out, size_t outsz, const char *s, size_t len);
+
 void state_add_error(struct state *st, const char *msg);
 
 /* Writes rootfd/run/cocoinit/state.json atomically, mode 0644. */

@@ -144,6 +144,21 @@ static void test_adjust(void **state)
 	assert_string_equal(digest_hex(hex, out, 48), want);
 }
 
+/* RFC 4648 section 10, and a 32-byte SNP HOST_DATA as QEMU's host-data= takes it. */
+static void test_base64(void **state)
+{
+	static const char *const v[][2] = { { "", "" },	       { "f", "Zg==" },	      { "fo", "Zm8=" },
+					    { "foo", "Zm9v" }, { "foob", "Zm9vYg==" }, { "fooba", "Zm9vYmE=" },
+					    { "foobar", "Zm9vYmFy" } };
+	uint8_t d[DIGEST_MAX];
+	char out[128];
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(v[0]); i++)
+		assert_string_equal(digest_base64(out, (const uint8_t *)v[i][0], strlen(v[i][0])), v[i][1]);
+	digest_buf(DIGEST_SHA256, "abc", 3, d);
+	assert_string_equal(digest_base64(out, d, 32), "ungWv48Bz+pBQUDeXa4iI7ADYaOWF3qctBD/YfIAFa0=");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -151,6 +166,7 @@ int main(void)
 		cmocka_unit_test(test_fd_million_a),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_adjust),
+		cmocka_unit_test(test_base64),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

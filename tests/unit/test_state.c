@@ -31,6 +31,20 @@ static void test_escape_hostile(void **state)
 	assert_int_equal(n, (int)strlen(out));
 }
 
+/* TOML strings are UTF-8: their characters go through as they are. */
+static void test_escape_utf8(void **state)
+{
+	char out[64];
+	const char in[] = "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\n\x7f\"";
+	int n = state_json_utf8(out, sizeof(out), in, sizeof(in) - 1);
+
+	assert_string_equal(out, "\"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\\u000a\\u007f\\\"\"");
+	assert_int_equal(n, (int)strlen(out));
+	/* The byte reading keeps them apart from the Latin-1 bytes they look like. */
+	state_json_string(out, sizeof(out), "\xc3\xa9", 2);
+	assert_string_equal(out, "\"\\u00c3\\u00a9\"");
+}
+
 static void test_escape_nul_and_empty(void **state)
 {
 	char out[64];
@@ -222,6 +236,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape_hostile),
+		cmocka_unit_test(test_escape_utf8),
 		cmocka_unit_test(test_escape_nul_and_empty),
 		cmocka_unit_test(test_escape_no_space),
 		cmocka_unit_test(test_escape_every_byte),
