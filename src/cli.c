@@ -13,11 +13,14 @@
 
 #include "cocoinit/cli.h"
 #include "cocoinit/discover.h"
+#include "cocoinit/digest.h"
 #include "cocoinit/initdata.h"
+#include "cocoinit/initdata_doc.h"
 #include "cocoinit/log.h"
 #include "cocoinit/probe.h"
 #include "cocoinit/serial.h"
 #include "cocoinit/state.h"
+#include "cocoinit/tee.h"
 #include "cocoinit/toml.h"
 #include "cocoinit/util.h"
 
@@ -27,7 +30,9 @@ static const char cli_usage[] =
 	"       cocoinit probe DEVICE\n"
 	"       cocoinit extract DEVICE DIR [--max-bytes N]\n"
 	"       cocoinit encode-serial SERIAL\n"
+	"       cocoinit initdata show FILE [--json]\n"
 	"       cocoinit initdata show --toml FILE\n"
+	"       cocoinit initdata digest FILE [--platform snp|tdx|none]\n"
 	"       cocoinit --version | --help\n"
 	"\n"
 	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
@@ -422,14 +427,185 @@ static int cli_initdata_show_toml(const char *path)
 	return CLI_EXIT_OK;
 }
 
+/* FILE read and checked as the boot reads <dir>/initdata.toml, with the
+ * bound of the default cocoinit.initdata_max_bytes. 0, or 1 with the reason
+ * logged ("initdata: FILE: toml: line 3: ..."). */
+static int cli_initdata_load(const char *path, struct initdata_doc *doc)
+{
+	char esc[LOG_ESCAPED_SIZE(256)], err[512] = "";
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	log_escape(esc, sizeof(esc), path, strnlen(path, 256));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		log_error("initdata: can't open %s: %s", esc, strerror(errno));
+		return CLI_EXIT_NOTFOUND;
+	}
+	r = initdata_doc_read_fd(fd, esc, 4 * (size_t)INITDATA_DEFAULT_MAX_BYTES, doc, err, sizeof(err));
+	if (r < 0) {
+		log_error("initdata: %s: %s", esc, err[0] ? err : strerror(-r));
+		return CLI_EXIT_NOTFOUND;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* One JSON string of UTF-8 text (a TOML value), to stdout. */
+static int cli_put_json(const char *s, size_t len)
+{
+	size_t size = len * 6 + 3;
+	_cleanup_free_ char *buf = malloc(size);
+	int n;
+
+	if (!buf)
+		return -ENOMEM;
+	n = state_json_utf8(buf, size, s, len);
+	if (n < 0)
+		return n;
+	return fwrite(buf, 1, (size_t)n, stdout) == (size_t)n ? 0 : -EIO;
+}
+
+static int cli_initdata_file_index(const struct toml_node *n)
+{
+	for (int i = 0; i < INITDATA_DOC_NFILES; i++)
+		if (n->key_len == strlen(initdata_doc_files[i]) && memcmp(n->key, initdata_doc_files[i], n->key_len) == 0)
+			return i;
+	return -1;
+}
+
+/* Text: TOML-like lines, every value one JSON-escaped line (host bytes never
+ * reach the terminal raw), each [data] key marked written or ignored.
+ * --json: {"version","algorithm","digest","data":{...},"written":[...],"ignored":[...]}. */
+static int cli_initdata_show(const char *path, bool json)
+{
+	struct initdata_doc doc;
+	char digest[INITDATA_DOC_DIGEST_STR_SIZE];
+	const struct toml_node *n;
+	int r = cli_initdata_load(path, &doc), w = 0;
+
+	if (r)
+		return r;
+	initdata_doc_digest_str(&doc, digest, sizeof(digest));
+	if (json) {
+		printf("{\"version\":\"%s\",\"algorithm\":\"%s\",\"digest\":\"%s\",\"data\":{", INITDATA_DOC_VERSION,
+		       digest_alg_name(doc.alg), digest);
+		for (n = doc.data->child; n && w == 0; n = n->next) {
+			if (n != doc.data->child)
+				fputc(',', stdout);
+			w = cli_put_json(n->key, n->key_len);
+			fputc(':', stdout);
+			if (w == 0)
+				w = cli_put_json(n->str, n->str_len);
+		}
+		for (int pass = 0; pass < 2 && w == 0; pass++) {
+			bool first = true;
+
+			fputs(pass == 0 ? "},\"written\":[" : "],\"ignored\":[", stdout);
+			for (n = doc.data->child; n && w == 0; n = n->next) {
+				if ((cli_initdata_file_index(n) >= 0) != (pass == 0))
+					continue;
+				if (!first)
+					fputc(',', stdout);
+				first = false;
+				w = cli_put_json(n->key, n->key_len);
+			}
+		}
+		fputs("]}\n", stdout);
+	} else {
+		printf("version = \"%s\"\nalgorithm = \"%s\"\ndigest = \"%s\"\n[data]\n", INITDATA_DOC_VERSION,
+		       digest_alg_name(doc.alg), digest);
+		for (n = doc.data->child; n && w == 0; n = n->next) {
+			w = cli_put_json(n->key, n->key_len);
+			fputs(" = ", stdout);
+			if (w == 0)
+				w = cli_put_json(n->str, n->str_len);
+			printf("  # %s\n", cli_initdata_file_index(n) >= 0 ? "written" : "ignored");
+		}
+	}
+	initdata_doc_free(&doc);
+	if (w < 0 || fflush(stdout) == EOF) {
+		log_error("initdata: can't write the output: %s", strerror(w < 0 ? -w : EIO));
+		return CLI_EXIT_ERROR;
+	}
+	return CLI_EXIT_OK;
+}
+
+/* The digest as the host puts it into the TEE: SNP HOST_DATA (32 bytes),
+ * TDX MRCONFIGID (48), or unadjusted; hex and base64 (QEMU's host-data=
+ * and mrconfigid= take base64). */
+static int cli_initdata_digest(const char *path, enum tee_platform platform)
+{
+	struct initdata_doc doc;
+	uint8_t out[DIGEST_MAX];
+	char hex[DIGEST_HEX_SIZE], b64[BASE64_SIZE(DIGEST_MAX)];
+	size_t len;
+	int r = cli_initdata_load(path, &doc);
+
+	if (r)
+		return r;
+	len = platform == TEE_NONE ? doc.digest_len : tee_launch_len(platform);
+	digest_adjust(doc.digest, doc.digest_len, out, len);
+	printf("platform %s\nalgorithm %s\nhex %s\nbase64 %s\n", tee_platform_name(platform), digest_alg_name(doc.alg),
+	       digest_hex(hex, out, len), digest_base64(b64, out, len));
+	initdata_doc_free(&doc);
+	return fflush(stdout) == EOF ? CLI_EXIT_ERROR : CLI_EXIT_OK;
+}
+
 static int cli_initdata(int argc, char **argv)
 {
-	if (argc == 4 && strcmp(argv[1], "show") == 0 && strcmp(argv[2], "--toml") == 0)
-		return cli_initdata_show_toml(argv[3]);
-	if (argc >= 2 && strcmp(argv[1], "show") == 0)
-		return cli_usage_error("initdata show", "needs --toml FILE", NULL);
-	return cli_usage_error("initdata", argc >= 2 ? "unknown subcommand" : "needs a subcommand",
-			       argc >= 2 ? argv[1] : NULL);
+	static const struct option show_opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "toml", no_argument, NULL, 't' },
+		{ 0 },
+	};
+	static const struct option digest_opts[] = {
+		{ "platform", required_argument, NULL, 'p' },
+		{ 0 },
+	};
+	enum tee_platform platform = TEE_NONE;
+	bool json = false, toml = false;
+	int c;
+
+	if (argc < 2)
+		return cli_usage_error("initdata", "needs a subcommand", NULL);
+	if (strcmp(argv[1], "show") == 0) {
+		optind = 1;
+		while ((c = cli_getopt(argc - 1, argv + 1, ":", show_opts)) != -1) {
+			if (c == 'j')
+				json = true;
+			else if (c == 't')
+				toml = true;
+			else
+				return cli_bad_option("initdata show", c, argv + 1);
+		}
+		if (argc - 1 - optind != 1)
+			return cli_usage_error("initdata show", "needs exactly one FILE", NULL);
+		if (toml && json)
+			return cli_usage_error("initdata show", "--toml prints JSON already; --json is for the document",
+					       NULL);
+		if (toml)
+			return cli_initdata_show_toml(argv[1 + optind]);
+		return cli_initdata_show(argv[1 + optind], json);
+	}
+	if (strcmp(argv[1], "digest") == 0) {
+		optind = 1;
+		while ((c = cli_getopt(argc - 1, argv + 1, ":", digest_opts)) != -1) {
+			if (c != 'p')
+				return cli_bad_option("initdata digest", c, argv + 1);
+			if (strcmp(optarg, "snp") == 0)
+				platform = TEE_SNP;
+			else if (strcmp(optarg, "tdx") == 0)
+				platform = TEE_TDX;
+			else if (strcmp(optarg, "none") == 0)
+				platform = TEE_NONE;
+			else
+				return cli_usage_error("initdata digest", "--platform is snp, tdx or none, not", optarg);
+		}
+		if (argc - 1 - optind != 1)
+			return cli_usage_error("initdata digest", "needs exactly one FILE", NULL);
+		return cli_initdata_digest(argv[1 + optind], platform);
+	}
+	return cli_usage_error("initdata", "unknown subcommand", argv[1]);
 }
 
 int cli_main(int argc, char **argv)

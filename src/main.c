@@ -298,10 +298,10 @@ static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const c
 	if (cfg.bind == BIND_OFF)
 		return "off";
 	r = tee_read_launch(rootfd, &l, err, sizeof(err));
-	if (r == -ENODEV && cfg.bind == BIND_AUTO) {
-		log_info("initdata: no TEE device (sev-guest, tdx_guest, configfs-tsm); digest not bound");
+	/* No line of its own: the digest line's bound=none says it (kmsg's
+	 * rate limit leaves room for few lines). */
+	if (r == -ENODEV && cfg.bind == BIND_AUTO)
 		return "none";
-	}
 	if (r == -ENODEV) {
 		boot_fail("initdata: cocoinit.initdata_bind=required and no TEE device "
 			  "(dev/sev-guest, dev/tdx_guest, configfs-tsm)");
@@ -355,7 +355,7 @@ static void boot_initdata_doc(int rootfd)
 	}
 	r = initdata_doc_write_files(dirfd, &doc, err, sizeof(err));
 	if (doc.ignored)
-		log_info("initdata: %u [data] keys other than aa.toml, cdh.toml, policy.rego ignored", doc.ignored);
+		log_debug("initdata: %u [data] keys other than aa.toml, cdh.toml, policy.rego ignored", doc.ignored);
 	initdata_doc_free(&doc);
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));

@@ -28,6 +28,7 @@ int digest_fd(enum digest_alg alg, int fd, uint8_t out[DIGEST_MAX]);
 void digest_adjust(const uint8_t *d, size_t dlen, uint8_t *out, size_t outlen);
 
 /* Padded base64 (RFC 4648) of len bytes into out (4 * ((len + 2) / 3) + 1 bytes). Returns out. */
+#define BASE64_SIZE(len) (4 * (((len) + 2) / 3) + 1)
 char *digest_base64(char *out, const uint8_t *d, size_t len);
 
 /* Lowercase hex of len bytes into out (2*len+1 bytes). Returns out. */

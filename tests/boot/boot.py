@@ -666,10 +666,12 @@ def expect_found(b, regex_dev, serial, methods=("sysfs",), agent=True):
 def scenario_raw_format(t):
     """The Kata raw format made by initramfs/mkinitdata from the example TOML,
     among decoys (one of them another valid raw image): the agent gets that
-    TOML byte for byte, mode 0400, alone on a private tmpfs."""
+    TOML byte for byte, mode 0400, on a private tmpfs with the three files
+    made from its [data]."""
     toml = example_toml()
     img = os.path.join(t.dir, "initdata.img")
-    run([os.path.join(SRCDIR, "initramfs", "mkinitdata"), os.path.join(SRCDIR, "docs", "examples", "initdata.toml"),
+    run([os.path.join(SRCDIR, "initramfs", "mkinitdata"), "--cocoinit", t.args.cocoinit,
+         os.path.join(SRCDIR, "docs", "examples", "initdata.toml"),
          img])
     with open(img, "rb") as f:
         raw = f.read()
@@ -687,8 +689,8 @@ def scenario_raw_format(t):
     expect_initdata_file(b, toml)
     dirline = [l for l in b.lines("dir ") if l.startswith(INITDATA_DIR + " ")]
     expect(dirline and "mode=0700 uid=0" in dirline[0], f"the initdata directory: {dirline}")
-    entries = [l.split(" ", 1)[1] for l in b.lines("dirent ") if l.startswith(INITDATA_DIR + " ")]
-    expect(entries == ["initdata.toml"], f"the initdata directory holds {entries}")
+    entries = sorted(l.split(" ", 1)[1] for l in b.lines("dirent ") if l.startswith(INITDATA_DIR + " "))
+    expect(entries == ["aa.toml", "cdh.toml", "initdata.toml", "policy.rego"], f"the initdata directory holds {entries}")
     mnt = b.mounts().get(INITDATA_DIR)
     expect(mnt and mnt[1] == "tmpfs", f"{INITDATA_DIR} is not a tmpfs: {mnt}")
     for opt in ("rw", "nosuid", "nodev", "noexec", "mode=700"):

@@ -5,7 +5,8 @@
  * powers off or exits. /etc/test-agent.conf (key=value lines) selects extra
  * behaviour: orphan=1 leaves a zombie orphan for PID 1 to reap, exit=N
  * exits with N instead of powering off, file=PATH (repeatable) reports that
- * file's mode, size, SHA-256 and lines, vsock_passfd_echo=NAME:PORT,...
+ * file's mode, size, SHA-256 and lines, dir=PATH (repeatable) lists that
+ * directory, vsock_passfd_echo=NAME:PORT,...
  * runs a passfd stream round trip per listener. The report goes to /dev/ttyS1 when
  * the VM has a second serial port (no kernel messages there), else stdout. */
 #include <dirent.h>
@@ -13,6 +14,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -733,14 +735,20 @@ int main(int argc, char **argv)
 		char path[512];
 		size_t n;
 
-		if (strncmp(p, "file=", 5) != 0)
+		bool is_dir = strncmp(p, "dir=", 4) == 0;
+		size_t k = is_dir ? 4 : 5;
+
+		if (!is_dir && strncmp(p, "file=", 5) != 0)
 			continue;
-		n = strcspn(p + 5, "\n");
+		n = strcspn(p + k, "\n");
 		if (n >= sizeof(path))
 			continue;
-		memcpy(path, p + 5, n);
+		memcpy(path, p + k, n);
 		path[n] = '\0';
-		report_file(path);
+		if (is_dir)
+			report_dir(path);
+		else
+			report_file(path);
 	}
 	/* Before report_listeners(): its accepts must not come first. */
 	if (conf_get("vsock_passfd_echo"))
