@@ -71,7 +71,8 @@ class Boot:
         return [l[len(prefix):] for l in self.agent if l.startswith(prefix)]
 
     def state(self):
-        text = "\n".join(self.lines("state "))
+        # The agent writes each byte outside printable ASCII, and each backslash, as \xNN.
+        text = re.sub(r"\\x([0-9a-f]{2})", lambda m: chr(int(m.group(1), 16)), "\n".join(self.lines("state ")))
         if not text:
             raise Failure("the agent found no /run/cocoinit/state.json")
         return json.loads(text)

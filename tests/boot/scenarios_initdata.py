@@ -31,7 +31,7 @@ def expect_digest(b, toml, alg, bound):
     """The digest in the console line, the agent's environment and state.json
     is hashlib's over the exact bytes."""
     want = f"{alg}:{ALGS[alg](toml).hexdigest()}"
-    expect_console(b, rf"^cocoinit: initdata: digest {re.escape(want)} bound={bound}$")
+    expect_console(b, rf"cocoinit: initdata: digest {re.escape(want)} bound={bound}$")
     env = b.env().get("COCOINIT_INITDATA_DIGEST")
     expect(env == want, f"COCOINIT_INITDATA_DIGEST={env}, hashlib says {want}")
     st = b.state()["initdata"]
@@ -122,7 +122,7 @@ def initdata_refused(t, toml, reason, cmdline=()):
     the reason on the console, no agent, power off."""
     b = boot_doc(t, toml, cmdline)
     expect_found(b, r"/dev/vd[ab]", "initdata", agent=False)
-    expect_console(b, r"^cocoinit: fatal: initdata: " + reason)
+    expect_console(b, r"cocoinit: fatal: initdata: " + reason)
     expect_powered_off_by_cocoinit(b)
     expect(not b.agent_ran(), "the agent ran")
     expect_not_console(b, r"cocoinit: initdata: digest ")
@@ -172,8 +172,8 @@ def scenario_initdata_refused_continue(t):
     state.json records why."""
     toml = b'version = "0.1.0"\nalgorithm = "sha256"\n[data]\n"aa.toml" = 1\n'
     b = boot_doc(t, toml, ["cocoinit.on_error=continue"])
-    expect_console(b, r'^cocoinit: fatal: initdata: data\."aa\.toml": line 4: an integer, not a string$')
-    expect_console(b, r"^cocoinit: on_error: continue$")
+    expect_console(b, r'cocoinit: fatal: initdata: data\."aa\.toml": line 4: an integer, not a string$')
+    expect_console(b, r"cocoinit: on_error: continue$")
     expect(b.agent_ran(), "the agent did not run")
     env = b.env()
     expect("COCOINIT_INITDATA_DIGEST" not in env, f"a digest was passed on: {env}")
@@ -243,7 +243,7 @@ def scenario_initdata_tool_show(t):
             r = tool(t, "initdata", "show", path, *extra)
             err = r.stderr.decode("utf-8", "replace")
             expect(r.returncode == 1 and r.stdout == b"", f"{name}: exit {r.returncode}, stdout {r.stdout[:80]!r}")
-            expect(re.search(rf"^cocoinit: initdata: {re.escape(path)}: {reason}", err, re.M),
+            expect(re.search(rf"cocoinit: initdata: {re.escape(path)}: {reason}", err, re.M),
                    f"{name}: stderr {err!r}")
     r = tool(t, "initdata", "show", os.path.join(t.dir, "absent.toml"))
     expect(r.returncode == 1 and b"No such file" in r.stderr, r.stderr)
