@@ -291,13 +291,12 @@ static void boot_consume(const struct discover_result *res)
 static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const char *digest)
 {
 	struct tee_launch l;
-	char err[ERR_MAX] = "", want[DIGEST_HEX_SIZE], got[DIGEST_HEX_SIZE];
-	uint8_t adj[TEE_LAUNCH_MAX];
+	char err[ERR_MAX] = "";
 	int r;
 
 	if (cfg.bind == BIND_OFF)
 		return "off";
-	r = tee_read_launch(rootfd, &l, err, sizeof(err));
+	r = tee_bind(rootfd, doc->digest, doc->digest_len, &l, err, sizeof(err));
 	/* No line of its own: the digest line's bound=none says it (kmsg's
 	 * rate limit leaves room for few lines). */
 	if (r == -ENODEV && cfg.bind == BIND_AUTO)
@@ -307,15 +306,15 @@ static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const c
 			  "(dev/sev-guest, dev/tdx_guest, configfs-tsm)");
 		return NULL;
 	}
-	if (r < 0) {
-		boot_fail("initdata: reading the TEE launch value: %s", err[0] ? err : strerror(-r));
+	if (r == -EPERM) {
+		/* The values on a line of their own: state.json's errors are cut at 256 bytes. */
+		log_error("initdata: %s", err);
+		boot_fail("initdata: the document is not bound: the TEE's launch value differs from its digest %s",
+			  digest);
 		return NULL;
 	}
-	if (tee_check(&l, doc->digest, doc->digest_len) < 0) {
-		digest_adjust(doc->digest, doc->digest_len, adj, l.len);
-		boot_fail("initdata: digest %s is not bound: %s %s is %s, want %s", digest, tee_platform_name(l.platform),
-			  l.platform == TEE_SNP ? "HOST_DATA" : "MRCONFIGID", digest_hex(got, l.value, l.len),
-			  digest_hex(want, adj, l.len));
+	if (r < 0) {
+		boot_fail("initdata: reading the TEE launch value: %s", err[0] ? err : strerror(-r));
 		return NULL;
 	}
 	return tee_platform_name(l.platform);

@@ -230,3 +230,28 @@ int tee_check(const struct tee_launch *launch, const uint8_t *digest, size_t dig
 	/* Not secret: both values are public; a plain compare is fine. */
 	return memcmp(want, launch->value, launch->len) == 0 ? 0 : -EPERM;
 }
+
+const char *tee_field_name(enum tee_platform p)
+{
+	return p == TEE_SNP ? "HOST_DATA" : p == TEE_TDX ? "MRCONFIGID" : "-";
+}
+
+int tee_bind(int rootfd, const uint8_t *digest, size_t digest_len, struct tee_launch *ret, char *err, size_t errsz)
+{
+	char got[2 * TEE_LAUNCH_MAX + 1], want[2 * TEE_LAUNCH_MAX + 1];
+	uint8_t adj[TEE_LAUNCH_MAX];
+	struct tee_launch l;
+	int r;
+
+	r = tee_read_launch(rootfd, &l, err, errsz);
+	if (r < 0)
+		return r;
+	if (tee_check(&l, digest, digest_len) < 0) {
+		digest_adjust(digest, digest_len, adj, l.len);
+		util_seterr(err, errsz, "%s %s=%s, the digest adjusted to %zu bytes is %s", tee_platform_name(l.platform),
+			    tee_field_name(l.platform), digest_hex(got, l.value, l.len), l.len, digest_hex(want, adj, l.len));
+		return -EPERM;
+	}
+	*ret = l;
+	return 0;
+}

@@ -39,6 +39,15 @@ int tee_tdx_mrconfigid(const uint8_t *tdreport, size_t len, uint8_t out[48]);
  * err) when one exists but can't be read. */
 int tee_read_launch(int rootfd, struct tee_launch *ret, char *err, size_t errsz);
 
+/* Reads the launch value and compares it with the digest: 0 with *ret when
+ * they match; -ENODEV when there is no TEE device; -EPERM when they differ,
+ * err then holds both values ("snp HOST_DATA=<hex>, the digest adjusted to
+ * 32 bytes is <hex>"); another -errno when the value can't be read. */
+int tee_bind(int rootfd, const uint8_t *digest, size_t digest_len, struct tee_launch *ret, char *err, size_t errsz);
+
+/* "HOST_DATA", "MRCONFIGID" or "-". */
+const char *tee_field_name(enum tee_platform p);
+
 /* The binding check: 0 when value equals the digest truncated or
  * zero-padded to launch->len (Kata's adjustment), -EPERM otherwise. */
 int tee_check(const struct tee_launch *launch, const uint8_t *digest, size_t digest_len);

@@ -315,6 +315,49 @@ static void test_tsm_snp(void **state)
 	assert_string_equal(l.source, "dev/sev-guest");
 }
 
+/* The whole answer the boot acts on: bound, not bound (with both values,
+ * so an operator can see which side is wrong), no TEE, unreadable. */
+static void test_bind(void **state)
+{
+	struct tee_launch l = { .platform = TEE_NONE };
+	uint8_t d[DIGEST_MAX], v[DIGEST_MAX];
+	char err[512] = "", hex[DIGEST_HEX_SIZE], want[512];
+
+	digest_buf(DIGEST_SHA512, DOC, strlen(DOC), d);
+	assert_int_equal(tee_bind(rootfd, d, 64, &l, err, sizeof(err)), -ENODEV);
+	assert_int_equal(l.platform, TEE_NONE);
+
+	touch("dev/sev-guest", "", 0);
+	memcpy(dev.snp + TEE_SNP_HOST_DATA, d, 32);
+	assert_int_equal(tee_bind(rootfd, d, 64, &l, err, sizeof(err)), 0);
+	assert_int_equal(l.platform, TEE_SNP);
+	/* The real report as it is: HOST_DATA all zero. */
+	memcpy(dev.snp, milan, sizeof(milan));
+	l.platform = TEE_NONE;
+	assert_int_equal(tee_bind(rootfd, d, 64, &l, err, sizeof(err)), -EPERM);
+	assert_int_equal(l.platform, TEE_NONE);
+	snprintf(want, sizeof(want), "snp HOST_DATA=%064d, the digest adjusted to 32 bytes is %s", 0,
+		 digest_hex(hex, d, 32));
+	assert_string_equal(err, want);
+	dev.fail = -EIO;
+	assert_int_equal(tee_bind(rootfd, d, 64, &l, err, sizeof(err)), -EIO);
+	assert_string_equal(err, "SNP_GET_REPORT: Input/output error (firmware error 0x16, vmm error 0x0)");
+
+	/* TDX, a sha256 digest against an MRCONFIGID of another document. */
+	assert_int_equal(unlinkat(rootfd, "dev/sev-guest", 0), 0);
+	touch("dev/tdx_guest", "", 0);
+	dev.fail = 0;
+	digest_buf(DIGEST_SHA256, "x", 1, v);
+	memset(v + 32, 0, 16);
+	make_tdreport(dev.tdx, v);
+	digest_buf(DIGEST_SHA256, DOC, strlen(DOC), d);
+	assert_int_equal(tee_bind(rootfd, d, 32, &l, err, sizeof(err)), -EPERM);
+	snprintf(want, sizeof(want), "tdx MRCONFIGID=%s", digest_hex(hex, v, 48));
+	assert_memory_equal(err, want, strlen(want));
+	assert_non_null(strstr(err, ", the digest adjusted to 48 bytes is "));
+	assert_string_equal(tee_field_name(TEE_TDX), "MRCONFIGID");
+}
+
 static void test_check_lengths(void **state)
 {
 	struct tee_launch none = { .platform = TEE_NONE, .len = 0 };
@@ -336,6 +379,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_snp_errors, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_tdx_binding, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_tsm_snp, per_test, per_test_end),
+		cmocka_unit_test_setup_teardown(test_bind, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_check_lengths, per_test, per_test_end),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
