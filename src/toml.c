@@ -102,7 +102,8 @@ static void arena_free(struct arena *a)
 
 /* ---- errors ---- */
 
-static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...)
 {
 	char what[TOML_ERR_MAX];
@@ -217,7 +218,8 @@ static int end_of_line(struct parser *p)
 		return 0;
 	size_t n = newline_len(p);
 	if (!n)
-		return EINVALID(p, "expected the end of the line, found %s", p->s[p->pos] == '\r' ? "a lone carriage return" : "more");
+		return EINVALID(p, "expected the end of the line, found %s",
+				p->s[p->pos] == '\r' ? "a lone carriage return" : "more");
 	p->pos += n;
 	p->line++;
 	return 0;
@@ -394,7 +396,8 @@ static int string_body(struct parser *p, char q, bool ml, unsigned start_line, c
 				continue;
 			}
 		} else if (c == '\n') {
-			return perr(p, -EINVAL, start_line, "unterminated string (a newline inside a single-line string)");
+			return perr(p, -EINVAL, start_line,
+				    "unterminated string (a newline inside a single-line string)");
 		}
 		if (c == '\\' && !literal) {
 			int n = string_escape(p, ml, out ? out + o : NULL);

@@ -18,7 +18,8 @@ static bool utf8_ok(const unsigned char *s, size_t n, bool escapes)
 {
 	for (size_t i = 0; i < n;) {
 		unsigned char c = s[i];
-		size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+		size_t len = c < 0x80 ? 1 : c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 :
+			     c >= 0xf0 && c <= 0xf4 ? 4 : 0;
 		uint32_t cp;
 
 		if (!len || i + len > n)

@@ -276,6 +276,9 @@ static void test_depth_bound(void **state)
 	assert_int_equal(parse_n(text, n + 4), -ENOTSUP);
 	snprintf(want, sizeof(want), "line 1: values nested deeper than %d are not supported", TOML_NEST_MAX);
 	assert_string_equal(err, want);
+	/* The same brackets as a table header. */
+	assert_int_equal(parse_n(text + 4, n), -ENOTSUP);
+	assert_string_equal(err, "line 1: arrays of tables ([[...]]) are not supported");
 
 	size_t len = 4;
 	for (size_t i = 0; i < n / 3; i++, len += 3)
