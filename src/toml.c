@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 
 #include "cocoinit/state.h"
 #include "cocoinit/toml.h"
@@ -46,7 +47,6 @@ struct arena {
 struct frame {
 	char kind;           /* '[' or '{' */
 	struct tnode *table; /* '{': the inline table */
-	unsigned line;       /* where it opened */
 };
 
 struct parser {
@@ -57,6 +57,7 @@ struct parser {
 	struct tnode *root;
 	struct tnode **buckets;
 	size_t nbuckets, count;
+	uint64_t seed;
 	uint32_t section;
 	char *err;
 	size_t errsz;
@@ -101,7 +102,8 @@ static void arena_free(struct arena *a)
 
 /* ---- errors ---- */
 
-static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 static int perr(struct parser *p, int code, unsigned line, const char *fmt, ...)
 {
 	char what[TOML_ERR_MAX];
@@ -216,7 +218,8 @@ static int end_of_line(struct parser *p)
 		return 0;
 	size_t n = newline_len(p);
 	if (!n)
-		return EINVALID(p, "expected the end of the line, found %s", p->s[p->pos] == '\r' ? "a lone carriage return" : "more");
+		return EINVALID(p, "expected the end of the line, found %s",
+				p->s[p->pos] == '\r' ? "a lone carriage return" : "more");
 	p->pos += n;
 	p->line++;
 	return 0;
@@ -393,7 +396,8 @@ static int string_body(struct parser *p, char q, bool ml, unsigned start_line, c
 				continue;
 			}
 		} else if (c == '\n') {
-			return perr(p, -EINVAL, start_line, "unterminated string (a newline inside a single-line string)");
+			return perr(p, -EINVAL, start_line,
+				    "unterminated string (a newline inside a single-line string)");
 		}
 		if (c == '\\' && !literal) {
 			int n = string_escape(p, ml, out ? out + o : NULL);
@@ -461,9 +465,11 @@ static int parse_string(struct parser *p, bool keep, bool allow_ml, const char *
 
 /* ---- the table tree ---- */
 
-static size_t hash_key(const struct tnode *parent, const char *key, size_t len)
+/* FNV-1a from a per-process secret basis (the kernel's AT_RANDOM bytes), so
+ * a document can't be built to put every key in one chain. */
+static size_t hash_key(const struct parser *p, const struct tnode *parent, const char *key, size_t len)
 {
-	uint64_t h = 1469598103934665603ull ^ (uint64_t)(uintptr_t)parent;
+	uint64_t h = p->seed ^ (uint64_t)(uintptr_t)parent;
 
 	for (size_t i = 0; i < len; i++)
 		h = (h ^ (unsigned char)key[i]) * 1099511628211ull;
@@ -474,7 +480,7 @@ static struct tnode *tree_find(struct parser *p, struct tnode *parent, const cha
 {
 	if (!p->nbuckets)
 		return NULL;
-	for (struct tnode *t = p->buckets[hash_key(parent, key, len) & (p->nbuckets - 1)]; t; t = t->hnext)
+	for (struct tnode *t = p->buckets[hash_key(p, parent, key, len) & (p->nbuckets - 1)]; t; t = t->hnext)
 		if (t->parent == parent && t->n.key_len == len && memcmp(t->n.key, key, len) == 0)
 			return t;
 	return NULL;
@@ -491,7 +497,7 @@ static int tree_grow(struct parser *p)
 		struct tnode *t = p->buckets[i];
 		while (t) {
 			struct tnode *next = t->hnext;
-			size_t h = hash_key(t->parent, t->n.key, t->n.key_len) & (n - 1);
+			size_t h = hash_key(p, t->parent, t->n.key, t->n.key_len) & (n - 1);
 			t->hnext = b[h];
 			b[h] = t;
 			t = next;
@@ -528,7 +534,7 @@ static struct tnode *tree_add(struct parser *p, struct tnode *parent, const char
 		else
 			parent->n.child = &t->n;
 		parent->last = t;
-		size_t h = hash_key(parent, key, len) & (p->nbuckets - 1);
+		size_t h = hash_key(p, parent, key, len) & (p->nbuckets - 1);
 		t->hnext = p->buckets[h];
 		p->buckets[h] = t;
 		p->count++;
@@ -773,7 +779,7 @@ static int push(struct parser *p, char kind, struct tnode *table)
 {
 	if (p->depth >= TOML_NEST_MAX)
 		return EUNSUPP(p, "values nested deeper than " TOML_STR(TOML_NEST_MAX));
-	p->stack[p->depth++] = (struct frame){ .kind = kind, .table = table, .line = p->line };
+	p->stack[p->depth++] = (struct frame){ .kind = kind, .table = table };
 	return 0;
 }
 
@@ -943,6 +949,13 @@ int toml_parse(const char *text, size_t len, struct toml_doc *doc, char *err, si
 	if (!p)
 		return -ENOMEM;
 	*p = (struct parser){ .s = text, .len = len, .line = 1, .err = err, .errsz = errsz };
+	p->seed = 1469598103934665603ull;
+	const unsigned char *rnd = (const unsigned char *)getauxval(AT_RANDOM);
+	if (rnd) {
+		uint64_t x;
+		memcpy(&x, rnd + 8, sizeof(x));
+		p->seed ^= x;
+	}
 	p->arena = calloc(1, sizeof(*p->arena));
 	if (!p->arena) {
 		free(p);
