@@ -355,6 +355,13 @@ static void boot_handoff(void)
 		boot_halt();
 	}
 	log_msg(LOG_LVL_INFO | LOG_TAIL, "handoff: exec %s listen_fds=%zu", esc, n_listeners);
+	/* Applied here, not inside handoff_exec(), so that a failure is named as such. */
+	env.limits = NULL;
+	if (limits_planned && (r = handoff_limits_apply(&limits)) < 0) {
+		log_fatal("handoff: setting oom_score_adj=%s and RLIMIT_NOFILE=%llu: %s", limits.oom_score_adj,
+			  (unsigned long long)limits.nofile, strerror(-r));
+		boot_halt();
+	}
 	r = handoff_exec(&cfg, &env, listeners, n_listeners);
 	/* The hand-off closed the log fds: reopen them so the failure reaches kmsg too. */
 	boot_log_setup();
