@@ -189,7 +189,7 @@ static int pread_all(int fd, void *buf, size_t n, off_t off)
 	return (size_t)got < n ? -ENODATA : 0;
 }
 
-static int write_toml(int dirfd, const uint8_t *data, size_t len)
+int initdata_write_toml(int dirfd, const uint8_t *data, size_t len)
 {
 	char tmp[64];
 	_cleanup_close_ int fd = -1;
@@ -293,7 +293,7 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 		return r;
 	}
 
-	r = write_toml(dirfd, toml, toml_len);
+	r = initdata_write_toml(dirfd, toml, toml_len);
 	if (r < 0) {
 		util_seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
 		return r;

@@ -308,18 +308,32 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	boot_fail("initdata: discovery failed: %s", strerror(-r));
 }
 
-static void boot_consume(const struct discover_result *res)
+static void boot_consume(int rootfd, const struct discover_result *res)
 {
 	struct consume_result cres = { 0 };
+	struct consume_opts o = {
+		.dir = cfg.initdata_dir,
+		.fs_dir = CONSUME_FS_DIR,
+		.node_dir = CONSUME_NODE_DIR,
+		.name = res->name,
+		.max_bytes = cfg.max_bytes,
+	};
 	char err[ERR_MAX] = "";
 	char esc[LOG_ESCAPED_SIZE(64)];
 	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
-	int r;
+	int fd, r;
 
 	if (!st.found)
 		return;
 	log_escape(dev, sizeof(dev), res->devnode, strnlen(res->devnode, sizeof(res->devnode)));
-	r = consume_initdata(res->devnode, cfg.initdata_dir, cfg.max_bytes, &cres, err, sizeof(err));
+	/* The device whose serial was checked, by number, not whatever /dev/<name> holds. */
+	fd = consume_open(rootfd, res->name, err, sizeof(err));
+	if (fd < 0) {
+		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-fd));
+		return;
+	}
+	r = consume_initdata(fd, &o, &cres, err, sizeof(err));
+	close(fd);
 	if (r < 0) {
 		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-r));
 		return;
@@ -418,7 +432,7 @@ static _Noreturn void boot(void)
 	st.t_discover = timing_now_us() - t;
 
 	t = timing_now_us();
-	boot_consume(&res);
+	boot_consume(rootfd, &res);
 	st.t_consume = timing_now_us() - t;
 
 	boot_agent_limits(rootfd);
