@@ -10,8 +10,9 @@
 
 /* Where a filesystem-form initdata disk is mounted (CONTRACT section 2). */
 #define CONSUME_FS_DIR "/run/cocoinit/initdata-fs"
-/* Where the private device node the mount names is made (root only). */
-#define CONSUME_NODE_DIR "/run/cocoinit/dev"
+/* Where the private device node the mount names is made (root only): on
+ * devtmpfs, since /run is nodev and a node there cannot be opened. */
+#define CONSUME_NODE_DIR "/dev/cocoinit"
 
 struct consume_result {
 	char format[32]; /* "kata-raw" or the fs type */

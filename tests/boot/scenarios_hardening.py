@@ -104,7 +104,7 @@ def scenario_hardening_handoff(t):
     expect(env.get("COCOINIT_INITDATA_FORMAT") == "ext4", f"format {env.get('COCOINIT_INITDATA_FORMAT')}")
     mounts = b.mounts()
     fsm = mounts.get("/run/cocoinit/initdata-fs")
-    expect(fsm and fsm[1] == "ext4" and fsm[0] == "/run/cocoinit/dev/" + dev[len("/dev/"):],
+    expect(fsm and fsm[1] == "ext4" and fsm[0] == "/dev/cocoinit/" + dev[len("/dev/"):],
            f"/run/cocoinit/initdata-fs: {fsm}")
     for opt in ("ro", "nosuid", "nodev", "noexec"):
         expect(opt in fsm[2], f"/run/cocoinit/initdata-fs lacks {opt}: {fsm[2]}")
