@@ -116,6 +116,7 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 	char line[LOG_LINE_MAX];
 	int saved = errno;
 	bool tail = (level & LOG_TAIL) != 0;
+	bool must_show = (level & LOG_CONSOLE) != 0;
 	int pre, n;
 
 	level &= LOG_LVL_MASK;
@@ -147,12 +148,13 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 		log_write_line(log_fd, line, (size_t)pre + (size_t)n + 1);
 		/* The kernel prints it only below console_loglevel (4 with `quiet`):
 		 * a warning or worse must show all the same. */
-		if (log_console_fd >= 0 && level <= LOG_LVL_WARN && level >= log_console_level())
+		if (log_console_fd >= 0 && (level <= LOG_LVL_WARN || must_show) && level >= log_console_level())
 			log_write_line(log_console_fd, plain, plain_len);
-	} else if (log_console_fd >= 0 && (level <= LOG_LVL_WARN || level < log_console_level())) {
+	} else if (level <= LOG_LVL_WARN || must_show || (log_console_fd >= 0 && level < log_console_level())) {
 		/* The rate limit would drop it: straight to the console, where the
-		 * kernel would have printed it (and a warning or worse always). */
-		log_write_line(log_console_fd, plain, plain_len);
+		 * kernel would have printed it (and a warning or worse always; to
+		 * stderr, the console PID 1 inherited, when /dev/console is not open). */
+		log_write_line(log_console_fd >= 0 ? log_console_fd : STDERR_FILENO, plain, plain_len);
 	}
 	errno = saved;
 }

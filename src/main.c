@@ -160,10 +160,12 @@ static void boot_version(void)
 		close(fd);
 	st.t_version = timing_now_us() - t;
 	if (r < 0) {
-		log_msg(LOG_LVL_INFO, "version %s sha256=unknown (%s)", COCOINIT_VERSION, strerror(-r));
+		log_msg(LOG_LVL_INFO | LOG_CONSOLE, "version %s sha256=unknown (%s)", COCOINIT_VERSION, strerror(-r));
 		return;
 	}
-	log_msg(LOG_LVL_INFO, "version %s sha256=%s", COCOINIT_VERSION, digest_hex(hex, d, digest_len(DIGEST_SHA256)));
+	/* On the console even under `quiet`: a console log must say which binary booted. */
+	log_msg(LOG_LVL_INFO | LOG_CONSOLE, "version %s sha256=%s", COCOINIT_VERSION,
+		digest_hex(hex, d, digest_len(DIGEST_SHA256)));
 }
 
 /* oom_score_adj and RLIMIT_NOFILE for the agent (CONTRACT section 4). */

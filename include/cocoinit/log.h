@@ -17,6 +17,9 @@
 /* OR'd into a level: a line of the boot's end (timing:, handoff:, fatal:,
  * on_error:) that may use the part of the kmsg budget kept in reserve. */
 #define LOG_TAIL 0x100
+/* OR'd into a level: a line that must reach the console even when the
+ * kernel would not print it at this level (the version line under `quiet`). */
+#define LOG_CONSOLE 0x200
 
 /* The kernel's rate limit on writes to /dev/kmsg (printk.devkmsg=ratelimit,
  * the default): a burst of 10 lines per 5 s per open file; it drops the

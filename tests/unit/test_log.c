@@ -194,6 +194,22 @@ static void test_budget_listeners(void **state)
 	}
 }
 
+/* The version line shows under `quiet` too, once; other info lines do not. */
+static void test_must_show(void **state)
+{
+	static char kmsg[4096], console[4096];
+	struct sinks s;
+
+	for (int loglevel = 4; loglevel <= 7; loglevel += 3) {
+		sinks_open(&s, loglevel);
+		log_msg(LOG_LVL_INFO | LOG_CONSOLE, "version 0.2.0 sha256=ab");
+		log_info("initdata: found");
+		sinks_read(&s, kmsg, console, sizeof(kmsg));
+		assert_string_equal(kmsg, "<6>cocoinit: version 0.2.0 sha256=ab\n<6>cocoinit: initdata: found\n");
+		assert_string_equal(console, loglevel == 4 ? "cocoinit: version 0.2.0 sha256=ab\n" : "");
+	}
+}
+
 /* The kernel's limit is per open file: a new kmsg fd starts a new count. */
 static void test_budget_per_fd(void **state)
 {
@@ -233,6 +249,7 @@ int main(void)
 		cmocka_unit_test(test_fatal_below_loglevel),
 		cmocka_unit_test(test_budget_listeners),
 		cmocka_unit_test(test_budget_per_fd),
+		cmocka_unit_test(test_must_show),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
