@@ -245,7 +245,8 @@ static int consume_fs(int devfd, const struct consume_opts *o, const char *type,
 	return r;
 }
 
-int consume_initdata(int devfd, const struct consume_opts *o, struct consume_result *ret, char *err, size_t errsz)
+int consume_initdata(int devfd, const struct consume_opts *o, struct consume_result *ret, char *err,
+		     size_t errsz)
 {
 	char dir_esc[LOG_ESCAPED_SIZE(128)];
 	char type[PROBE_TYPE_MAX], type_esc[LOG_ESCAPED_SIZE(PROBE_TYPE_MAX)];

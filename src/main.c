@@ -447,10 +447,11 @@ static _Noreturn void boot(void)
 
 	st.t_boot = timing_now_us();
 	st.t_total = st.t_boot - t0;
-	log_msg(LOG_LVL_INFO | LOG_TAIL, "timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu total=%llu boot=%llu",
-		 (unsigned long long)st.t_mounts, (unsigned long long)st.t_modules, (unsigned long long)st.t_listen,
-		 (unsigned long long)st.t_discover, (unsigned long long)st.t_consume, (unsigned long long)st.t_total,
-		 (unsigned long long)st.t_boot);
+	log_msg(LOG_LVL_INFO | LOG_TAIL,
+		"timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu total=%llu boot=%llu",
+		(unsigned long long)st.t_mounts, (unsigned long long)st.t_modules, (unsigned long long)st.t_listen,
+		(unsigned long long)st.t_discover, (unsigned long long)st.t_consume, (unsigned long long)st.t_total,
+		(unsigned long long)st.t_boot);
 
 	r = state_write(rootfd, &st, &cfg, listeners, n_listeners);
 	if (r < 0)

@@ -39,4 +39,5 @@ int consume_open(int rootfd, const char *name, char *err, size_t errsz);
  * an error. Returns 0 or -errno with the reason in err ("unsupported
  * initdata format X", "initdata length 123456789 is beyond the device",
  * "no initdata.toml on the ext4 filesystem", ...). */
-int consume_initdata(int devfd, const struct consume_opts *o, struct consume_result *ret, char *err, size_t errsz);
+int consume_initdata(int devfd, const struct consume_opts *o, struct consume_result *ret, char *err,
+		     size_t errsz);
