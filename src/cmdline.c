@@ -21,7 +21,8 @@
 #define MAX_BYTES_MAX ((uint64_t)CONFIG_MAX_BYTES_LIMIT)
 #define DEFAULT_MAX_BYTES CONFIG_DEFAULT_MAX_BYTES
 #define REQUIRED_TIMEOUT_MS 5000
-#define UNKNOWN_WARN_MAX 8
+/* Unknown keys are named in one warning line, this long at most. */
+#define UNKNOWN_SHOWN_MAX 160
 
 /* Shown values are cut (visibly, "...") so that an error stays one short line. */
 #define SHOWN_MAX 256
@@ -158,6 +159,23 @@ static int cmdline_number(const struct arg *a, const char *key, uint64_t min, ui
 		return cmdline_fail(err, errsz, key, a->val, a->vallen, "is out of range (%llu..%llu)",
 				    (unsigned long long)min, (unsigned long long)max);
 	*ret = x;
+	return 0;
+}
+
+/* A decimal that may start with '-' (min < 0 <= max): the unsigned parser on the digits. */
+static int cmdline_number_signed(const struct arg *a, const char *key, int64_t min, int64_t max, int64_t *ret,
+				 char *err, size_t errsz)
+{
+	bool neg = a->vallen > 0 && a->val[0] == '-';
+	uint64_t x = 0;
+	int r = cmdline_parse_num(a->val + neg, a->vallen - neg, neg ? (uint64_t)-min : (uint64_t)max, &x);
+
+	if (r == -EINVAL)
+		return cmdline_fail(err, errsz, key, a->val, a->vallen, "is not a number");
+	if (r < 0)
+		return cmdline_fail(err, errsz, key, a->val, a->vallen, "is out of range (%lld..%lld)",
+				    (long long)min, (long long)max);
+	*ret = neg ? -(int64_t)x : (int64_t)x;
 	return 0;
 }
 
@@ -462,9 +480,48 @@ static const char *const bool_words[] = { "0", "1" };
 static const char *const log_words[] = { "error", "warn", "info", "debug" };
 static const int log_levels[] = { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
-static int cmdline_apply(struct config *c, const struct arg *a, unsigned *unknown, char *err, size_t errsz)
+/* What one pass over the line remembers besides the config. */
+struct parse_ctx {
+	unsigned unknown, unknown_named;
+	char unknown_shown[UNKNOWN_SHOWN_MAX + 1];
+	/* A malformed agent.passfd_listener_port: fatal only if the passfd listener is wanted. */
+	char port_err[SHOWN_MAX + 128];
+};
+
+/* Names an unknown key in the one warning line; once one does not fit, the rest are only counted. */
+static void cmdline_note_unknown(struct parse_ctx *p, const struct arg *a)
+{
+	char shown[LOG_ESCAPED_SIZE(64)];
+	size_t used = strlen(p->unknown_shown), len;
+
+	p->unknown++;
+	log_escape(shown, sizeof(shown), a->key, a->keylen < 64 ? a->keylen : 64);
+	len = strlen(shown);
+	if (p->unknown_named + 1 != p->unknown || used + 1 + len > UNKNOWN_SHOWN_MAX)
+		return;
+	if (used)
+		p->unknown_shown[used++] = ' ';
+	memcpy(p->unknown_shown + used, shown, len + 1);
+	p->unknown_named++;
+}
+
+/* One line for all unknown keys, however many: kmsg lets a boot write few lines. */
+static void cmdline_warn_unknown(const struct parse_ctx *p)
+{
+	if (p->unknown == 0)
+		return;
+	if (p->unknown_named < p->unknown)
+		log_warn("unknown kernel command line keys ignored: %s and %u more", p->unknown_shown,
+			 p->unknown - p->unknown_named);
+	else
+		log_warn("unknown kernel command line key%s ignored: %s", p->unknown > 1 ? "s" : "",
+			 p->unknown_shown);
+}
+
+static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx *p, char *err, size_t errsz)
 {
 	uint64_t x;
+	int64_t sx = 0;
 	int r;
 
 #define ENUM(words) cmdline_enum(a, key, words, ARRAY_SIZE(words), err, errsz)
@@ -516,14 +573,17 @@ static int cmdline_apply(struct config *c, const struct arg *a, unsigned *unknow
 		c->passfd = r == 1;
 	} else if (cmdline_key_is(a, "agent.passfd_listener_port")) {
 		uint32_t port;
+		/* Kata's key, read only for the passfd listener: judged once the whole line is known. */
 		r = cmdline_port(a->val, a->vallen, &port);
+		p->port_err[0] = '\0';
 		if (r == -EINVAL)
-			return cmdline_fail(err, errsz, "agent.passfd_listener_port", a->val, a->vallen,
-					    "is not a number");
-		if (r < 0)
-			return cmdline_fail(err, errsz, "agent.passfd_listener_port", a->val, a->vallen,
-					    "is out of range (1..%u)", PORT_MAX_VALID);
-		c->passfd_port = port;
+			cmdline_fail(p->port_err, sizeof(p->port_err), "agent.passfd_listener_port", a->val,
+				     a->vallen, "is not a number");
+		else if (r < 0)
+			cmdline_fail(p->port_err, sizeof(p->port_err), "agent.passfd_listener_port", a->val,
+				     a->vallen, "is out of range (1..%u)", PORT_MAX_VALID);
+		else
+			c->passfd_port = port;
 	} else if (cmdline_key_is(a, "cocoinit.agent")) {
 		return cmdline_copy_path(a, "cocoinit.agent", c->agent, sizeof(c->agent), false, err, errsz);
 	} else if (cmdline_key_is(a, "cocoinit.agent_mode")) {
@@ -543,13 +603,25 @@ static int cmdline_apply(struct config *c, const struct arg *a, unsigned *unknow
 		if ((r = ENUM(log_words)) < 0)
 			return r;
 		c->log_level = log_levels[r];
-	} else if (a->keylen >= 9 && memcmp(a->key, "cocoinit.", 9) == 0) {
-		/* A few lines, not one per key: kmsg is rate-limited and shared. */
-		if (++*unknown <= UNKNOWN_WARN_MAX) {
-			char shown[LOG_ESCAPED_SIZE(64)];
-			log_escape(shown, sizeof(shown), a->key, a->keylen);
-			log_warn("unknown kernel command line key %s ignored", shown);
+	} else if (cmdline_key_is(a, "cocoinit.agent_oom_score_adj")) {
+		if ((r = cmdline_number_signed(a, "cocoinit.agent_oom_score_adj", -1000, 1000, &sx, err, errsz)) < 0)
+			return r;
+		c->agent_oom_score_adj = (int)sx;
+	} else if (cmdline_key_is(a, "cocoinit.agent_nofile")) {
+		if ((r = cmdline_number(a, "cocoinit.agent_nofile", 1, CONFIG_NOFILE_MAX, &x, err, errsz)) < 0)
+			return r;
+		c->agent_nofile = x;
+	} else if (cmdline_key_is(a, "cocoinit.modules_lockdown")) {
+		const char *key = "cocoinit.modules_lockdown";
+		if (!a->has_val) {
+			c->modules_lockdown = true;
+			return 0;
 		}
+		if ((r = ENUM(bool_words)) < 0)
+			return r;
+		c->modules_lockdown = r == 1;
+	} else if (a->keylen >= 9 && memcmp(a->key, "cocoinit.", 9) == 0) {
+		cmdline_note_unknown(p, a);
 	}
 #undef ENUM
 	return 0;
@@ -569,6 +641,8 @@ void cmdline_defaults(struct config *cfg)
 	cfg->agent_mode = AGENT_EXEC;
 	cfg->on_error = ON_ERROR_POWEROFF;
 	cfg->log_level = LOG_LVL_INFO;
+	cfg->agent_oom_score_adj = CONFIG_DEFAULT_OOM_SCORE_ADJ;
+	cfg->agent_nofile = CONFIG_DEFAULT_NOFILE;
 }
 
 /* The next parameter of text[*pos..len) into a; false at the end or at a
@@ -610,7 +684,7 @@ int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, s
 {
 	struct config c;
 	size_t i = 0;
-	unsigned unknown = 0;
+	struct parse_ctx p = { 0 };
 
 	if (err && errsz > 0)
 		err[0] = '\0';
@@ -626,14 +700,24 @@ int cmdline_parse(const char *text, size_t len, struct config *cfg, char *err, s
 
 	struct arg a;
 	while (cmdline_next(text, len, &i, &a)) {
-		int r = cmdline_apply(&c, &a, &unknown, err, errsz);
+		int r = cmdline_apply(&c, &a, &p, err, errsz);
 		if (r < 0) {
+			cmdline_warn_unknown(&p);
 			cmdline_policy_pass(text, len, cfg);
 			return r;
 		}
 	}
-	if (unknown > UNKNOWN_WARN_MAX)
-		log_warn("%u more unknown kernel command line keys ignored", unknown - UNKNOWN_WARN_MAX);
+	cmdline_warn_unknown(&p);
+	if (p.port_err[0]) {
+		if (c.passfd) {
+			if (err && errsz > 0)
+				util_strlcpy(err, p.port_err, errsz);
+			cmdline_policy_pass(text, len, cfg);
+			return -EINVAL;
+		}
+		/* Not used in this boot: a malformed unused key must not power the VM off. */
+		log_warn("%s; ignored (cocoinit.passfd is off)", p.port_err);
+	}
 
 	if (!c.initdata_set)
 		c.initdata = c.serial_set ? INITDATA_REQUIRED : INITDATA_AUTO;

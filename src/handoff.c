@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -23,8 +24,12 @@
 
 extern char **environ;
 
-#define HANDOFF_ENV_MAX 256
-#define HANDOFF_STORE_SIZE 8192
+/* The store holds LISTEN_FDNAMES at its longest (the parser's own bounds)
+ * next to the other variables, so a line the parser accepts never fails here. */
+_Static_assert(HANDOFF_STORE_SIZE >= CONFIG_LISTEN_FDNAMES_MAX + 8 * CONFIG_PATH_MAX + 512,
+	       "the hand-off environment store is smaller than the command line allows");
+_Static_assert(CONFIG_LISTEN_FDNAMES_MAX >= (CONFIG_MAX_LISTENERS + 1) * CONFIG_LISTENER_NAME_MAX,
+	       "LISTEN_FDNAMES cannot hold passfd plus every cocoinit.vsock_listen name");
 #define LISTEN_PID_KEY "LISTEN_PID="
 
 /* Signals PID 1 passes on to a supervised agent. */
@@ -100,7 +105,7 @@ int handoff_build_env(char **envp, size_t max, char *store, size_t storesz, cons
 			util_strlcpy(num, "0", sizeof(num));
 		if (!env_add(&b, "LISTEN_PID", num, HANDOFF_PID_DIGITS))
 			return -ENOSPC;
-		names = env_add(&b, "LISTEN_FDNAMES", "", CONFIG_MAX_LISTENERS * CONFIG_LISTENER_NAME_MAX);
+		names = env_add(&b, "LISTEN_FDNAMES", "", CONFIG_LISTEN_FDNAMES_MAX);
 		if (!names)
 			return -ENOSPC;
 		names += strlen("LISTEN_FDNAMES=");
@@ -110,7 +115,7 @@ int handoff_build_env(char **envp, size_t max, char *store, size_t storesz, cons
 			/* ':' separates names; an empty or unterminated one can't be passed. */
 			if (l == 0 || l == CONFIG_LISTENER_NAME_MAX || memchr(ls[i].name, ':', l))
 				return -EINVAL;
-			if (off + l + 2 > CONFIG_MAX_LISTENERS * CONFIG_LISTENER_NAME_MAX)
+			if (off + l + 2 > CONFIG_LISTEN_FDNAMES_MAX)
 				return -ENOSPC;
 			if (i)
 				names[off++] = ':';
@@ -202,6 +207,44 @@ static int handoff_close_from(int first)
 	return nread < 0 ? -errno : 0;
 }
 
+int handoff_limits_plan(int rootfd, const struct config *cfg, struct handoff_limits *ret, bool *ret_clamped)
+{
+	char buf[32];
+	uint64_t nr_open;
+	ssize_t n = util_read_file_at(rootfd, "proc/sys/fs/nr_open", buf, sizeof(buf) - 1, true);
+
+	if (n < 0)
+		return (int)n;
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == ' '))
+		n--;
+	buf[n] = '\0';
+	if (util_parse_u64(buf, &nr_open) < 0 || nr_open == 0)
+		return -EINVAL;
+	snprintf(ret->oom_score_adj, sizeof(ret->oom_score_adj), "%d", cfg->agent_oom_score_adj);
+	ret->nofile = cfg->agent_nofile < nr_open ? cfg->agent_nofile : nr_open;
+	*ret_clamped = cfg->agent_nofile > nr_open;
+	return 0;
+}
+
+int handoff_limits_apply(const struct handoff_limits *l)
+{
+	struct rlimit rl = { .rlim_cur = (rlim_t)l->nofile, .rlim_max = (rlim_t)l->nofile };
+	size_t len = strnlen(l->oom_score_adj, sizeof(l->oom_score_adj));
+	int fd, r = 0;
+
+	fd = open("/proc/self/oom_score_adj", O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	if (write(fd, l->oom_score_adj, len) != (ssize_t)len)
+		r = -errno;
+	close(fd);
+	if (r < 0)
+		return r;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return -errno;
+	return 0;
+}
+
 int handoff_arrange_fds(struct vsock_listener *ls, size_t n)
 {
 	int high[CONFIG_MAX_LISTENERS + 1];
@@ -264,6 +307,8 @@ int handoff_exec(const struct config *cfg, const struct handoff_env *e, struct v
 	r = handoff_build_env(envp, ARRAY_SIZE(envp), store, sizeof(store), e, ls, n, (long)getpid());
 	if (r < 0)
 		return r;
+	if (e && e->limits && (r = handoff_limits_apply(e->limits)) < 0)
+		return r;
 	/* The log fds would be closed below: from here on, lines go to stderr (the console). */
 	log_set_console_fd(-1, NULL);
 	log_set_fd(-1, LOG_SINK_PLAIN);
@@ -319,6 +364,8 @@ int handoff_supervise(const struct config *cfg, const struct handoff_env *e, str
 		handoff_env_set_pid(envp, (long)getpid());
 		if (setsid() < 0)
 			CHILD_FAIL("cocoinit: fatal: agent: setsid failed\n");
+		if (e && e->limits && handoff_limits_apply(e->limits) < 0)
+			CHILD_FAIL("cocoinit: fatal: agent: setting oom_score_adj or RLIMIT_NOFILE failed\n");
 		if (handoff_arrange_fds(ls, n) < 0)
 			CHILD_FAIL("cocoinit: fatal: agent: arranging the listener fds failed\n");
 		handoff_reset_signals();

@@ -222,7 +222,7 @@ int initdata_write_file(int dirfd, const char *name, const void *data, size_t le
 	return 0;
 }
 
-static int write_toml(int dirfd, const uint8_t *data, size_t len)
+int initdata_write_toml(int dirfd, const uint8_t *data, size_t len)
 {
 	return initdata_write_file(dirfd, INITDATA_FILE, data, len);
 }
@@ -298,7 +298,7 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 		return r;
 	}
 
-	r = write_toml(dirfd, toml, toml_len);
+	r = initdata_write_toml(dirfd, toml, toml_len);
 	if (r < 0) {
 		util_seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
 		return r;

@@ -2,8 +2,11 @@
 /* Log lines: "cocoinit: <text>", one write() per line so that kmsg records
  * stay whole. Must not allocate: it runs on every error path, also after fork. */
 #include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cocoinit/log.h"
@@ -20,6 +23,22 @@ static enum log_sink log_sink = LOG_SINK_PLAIN;
 static int log_console_fd = -1;
 static int log_console_loglevel = -1; /* -1: not asked yet */
 static int (*log_console_loglevel_get)(void);
+/* Lines written to the kmsg fd in the kernel's current rate-limit window. */
+static unsigned log_kmsg_lines;
+static uint64_t log_kmsg_window_start_ms;
+
+/* The kernel keeps the rate limit per open file and starts a new window
+ * LOG_KMSG_WINDOW_MS after the first line of the last one; a second of
+ * margin keeps the count on the safe side of the kernel's jiffies. */
+#define LOG_KMSG_WINDOW_MS (5000 + 1000)
+
+static uint64_t log_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 void log_set_level(int level)
 {
@@ -35,8 +54,39 @@ void log_set_fd(int fd, enum log_sink sink)
 {
 	if (log_fd >= 0 && log_fd != fd)
 		close(log_fd);
+	if (log_fd != fd)
+		log_kmsg_lines = 0; /* a new open file has a fresh burst */
 	log_fd = fd;
 	log_sink = sink;
+}
+
+unsigned log_kmsg_count(void)
+{
+	return log_kmsg_lines;
+}
+
+/* May this line go to kmsg without risking the rate limit? Lines of the
+ * boot's end (LOG_TAIL) may use the reserve; all others stop short of it. */
+static bool log_kmsg_take(bool tail)
+{
+	unsigned limit = tail ? LOG_KMSG_BURST : LOG_KMSG_BURST - LOG_KMSG_TAIL_RESERVE;
+	uint64_t now = log_now_ms();
+
+	if (log_kmsg_lines > 0 && now - log_kmsg_window_start_ms > LOG_KMSG_WINDOW_MS)
+		log_kmsg_lines = 0;
+	if (log_kmsg_lines >= limit)
+		return false;
+	if (log_kmsg_lines++ == 0)
+		log_kmsg_window_start_ms = now;
+	return true;
+}
+
+static int log_console_level(void)
+{
+	if (log_console_loglevel < 0)
+		/* 0 when unknown: the kernel prints nothing from kmsg. */
+		log_console_loglevel = log_console_loglevel_get ? log_console_loglevel_get() : 0;
+	return log_console_loglevel;
 }
 
 void log_set_console_fd(int fd, int (*get_loglevel)(void))
@@ -65,8 +115,11 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 {
 	char line[LOG_LINE_MAX];
 	int saved = errno;
+	bool tail = (level & LOG_TAIL) != 0;
+	bool must_show = (level & LOG_CONSOLE) != 0;
 	int pre, n;
 
+	level &= LOG_LVL_MASK;
 	if (level > log_level)
 		return;
 
@@ -85,19 +138,23 @@ void log_vmsg(int level, const char *fmt, va_list ap)
 	const char *plain = strchr(line, '>') + 1;
 	size_t plain_len = (size_t)(line + pre + n + 1 - plain);
 
-	if (log_fd < 0)
+	if (log_fd < 0) {
 		log_write_line(STDERR_FILENO, plain, plain_len);
-	else if (log_sink == LOG_SINK_KMSG)
-		log_write_line(log_fd, line, (size_t)pre + (size_t)n + 1);
-	else
+	} else if (log_sink != LOG_SINK_KMSG) {
 		log_write_line(log_fd, plain, plain_len);
-
-	if (log_console_fd >= 0 && level <= LOG_LVL_WARN) {
-		if (log_sink == LOG_SINK_KMSG && log_console_loglevel < 0)
-			/* 0 when unknown: the kernel prints nothing from kmsg. */
-			log_console_loglevel = log_console_loglevel_get ? log_console_loglevel_get() : 0;
-		if (log_sink != LOG_SINK_KMSG || level >= log_console_loglevel)
+		if (log_console_fd >= 0 && level <= LOG_LVL_WARN)
 			log_write_line(log_console_fd, plain, plain_len);
+	} else if (log_kmsg_take(tail)) {
+		log_write_line(log_fd, line, (size_t)pre + (size_t)n + 1);
+		/* The kernel prints it only below console_loglevel (4 with `quiet`):
+		 * a warning or worse must show all the same. */
+		if (log_console_fd >= 0 && (level <= LOG_LVL_WARN || must_show) && level >= log_console_level())
+			log_write_line(log_console_fd, plain, plain_len);
+	} else if (level <= LOG_LVL_WARN || must_show || (log_console_fd >= 0 && level < log_console_level())) {
+		/* The rate limit would drop it: straight to the console, where the
+		 * kernel would have printed it (and a warning or worse always; to
+		 * stderr, the console PID 1 inherited, when /dev/console is not open). */
+		log_write_line(log_console_fd >= 0 ? log_console_fd : STDERR_FILENO, plain, plain_len);
 	}
 	errno = saved;
 }

@@ -18,6 +18,7 @@
 #include "cocoinit/cli.h"
 #include "cocoinit/cmdline.h"
 #include "cocoinit/consume.h"
+#include "cocoinit/digest.h"
 #include "cocoinit/discover.h"
 #include "cocoinit/handoff.h"
 #include "cocoinit/initdata.h"
@@ -39,6 +40,8 @@ static struct config cfg;
 static struct state st;
 static struct vsock_listener listeners[CONFIG_MAX_LISTENERS + 1];
 static size_t n_listeners;
+static struct handoff_limits limits;
+static bool limits_planned;
 
 static void boot_drain_console(void)
 {
@@ -56,6 +59,9 @@ static void boot_exec_shell(void)
 		return;
 	log_set_console_fd(-1, NULL);
 	log_set_fd(-1, LOG_SINK_PLAIN);
+	/* A failed hand-off left the listeners inheritable at fds 3..: the shell gets none. */
+	(void)handoff_arrange_fds(NULL, 0);
+	n_listeners = 0;
 	handoff_reset_signals();
 	sys_execve("/bin/sh", argv, envp);
 	log_error("on_error: exec /bin/sh failed: %s", strerror(errno));
@@ -68,14 +74,20 @@ static _Noreturn void boot_halt(void)
 	sigset_t all;
 	int r;
 
+	/* Not PID 1 (COCOINIT_PID1=1 on a host or in a container): never power
+	 * off or reboot what runs us, never exec a shell in its place. */
+	if (getpid() != 1) {
+		log_msg(LOG_LVL_CRIT | LOG_TAIL, "on_error: exit status=1 (not PID 1)");
+		exit(1);
+	}
 	/* "continue" had nothing left to hand off to: power off. */
 	if (policy == ON_ERROR_CONTINUE)
 		policy = ON_ERROR_POWEROFF;
 	if (policy == ON_ERROR_SHELL && access("/bin/sh", X_OK) < 0) {
-		log_msg(LOG_LVL_CRIT, "on_error: shell: no /bin/sh, powering off");
+		log_msg(LOG_LVL_CRIT | LOG_TAIL, "on_error: shell: no /bin/sh, powering off");
 		policy = ON_ERROR_POWEROFF;
 	}
-	log_msg(LOG_LVL_CRIT, "on_error: %s", cmdline_on_error_name(policy));
+	log_msg(LOG_LVL_CRIT | LOG_TAIL, "on_error: %s", cmdline_on_error_name(policy));
 	boot_drain_console();
 	sync();
 	if (policy == ON_ERROR_SHELL) {
@@ -83,7 +95,7 @@ static _Noreturn void boot_halt(void)
 		policy = ON_ERROR_POWEROFF;
 	}
 	r = sys_reboot(policy == ON_ERROR_REBOOT ? RB_AUTOBOOT : RB_POWER_OFF);
-	log_msg(LOG_LVL_CRIT, "fatal: reboot: %s; halting", strerror(-r));
+	log_msg(LOG_LVL_CRIT | LOG_TAIL, "fatal: reboot: %s; halting", strerror(-r));
 	boot_drain_console();
 	/* PID 1 must not exit (the kernel would panic): wait forever, every signal blocked. */
 	sigfillset(&all);
@@ -106,7 +118,7 @@ static void boot_fail(const char *fmt, ...)
 	log_fatal("%s", msg);
 	state_add_error(&st, msg);
 	if (cfg.on_error == ON_ERROR_CONTINUE) {
-		log_msg(LOG_LVL_CRIT, "on_error: continue");
+		log_msg(LOG_LVL_CRIT | LOG_TAIL, "on_error: continue");
 		return;
 	}
 	boot_halt();
@@ -136,6 +148,44 @@ static void boot_log_setup(void)
 	console = open("/dev/console", O_WRONLY | O_CLOEXEC | O_NOCTTY);
 	if (console >= 0)
 		log_set_console_fd(console, boot_console_loglevel);
+}
+
+/* The first line: which binary booted, by the SHA-256 of /proc/self/exe. */
+static void boot_version(void)
+{
+	uint8_t d[DIGEST_MAX];
+	char hex[DIGEST_HEX_SIZE];
+	uint64_t t = timing_now_us();
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	int r = fd < 0 ? -errno : digest_fd(DIGEST_SHA256, fd, d);
+
+	if (fd >= 0)
+		close(fd);
+	st.t_version = timing_now_us() - t;
+	if (r < 0) {
+		log_msg(LOG_LVL_INFO | LOG_CONSOLE, "version %s sha256=unknown (%s)", COCOINIT_VERSION, strerror(-r));
+		return;
+	}
+	/* On the console even under `quiet`: a console log must say which binary booted. */
+	log_msg(LOG_LVL_INFO | LOG_CONSOLE, "version %s sha256=%s", COCOINIT_VERSION,
+		digest_hex(hex, d, digest_len(DIGEST_SHA256)));
+}
+
+/* oom_score_adj and RLIMIT_NOFILE for the agent (CONTRACT section 4). */
+static void boot_agent_limits(int rootfd)
+{
+	bool clamped = false;
+	int r = handoff_limits_plan(rootfd, &cfg, &limits, &clamped);
+
+	if (r < 0) {
+		boot_fail("agent limits: reading /proc/sys/fs/nr_open: %s", strerror(-r));
+		return;
+	}
+	if (clamped)
+		log_warn("cocoinit.agent_nofile=%llu is above fs.nr_open; the agent gets %llu",
+			 (unsigned long long)cfg.agent_nofile, (unsigned long long)limits.nofile);
+	st.agent_nofile = limits.nofile;
+	limits_planned = true;
 }
 
 static void boot_modules(int rootfd)
@@ -263,18 +313,32 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	boot_fail("initdata: discovery failed: %s", strerror(-r));
 }
 
-static void boot_consume(const struct discover_result *res)
+static void boot_consume(int rootfd, const struct discover_result *res)
 {
 	struct consume_result cres = { 0 };
+	struct consume_opts o = {
+		.dir = cfg.initdata_dir,
+		.fs_dir = CONSUME_FS_DIR,
+		.node_dir = CONSUME_NODE_DIR,
+		.name = res->name,
+		.max_bytes = cfg.max_bytes,
+	};
 	char err[ERR_MAX] = "";
 	char esc[LOG_ESCAPED_SIZE(64)];
 	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
-	int r;
+	int fd, r;
 
 	if (!st.found)
 		return;
 	log_escape(dev, sizeof(dev), res->devnode, strnlen(res->devnode, sizeof(res->devnode)));
-	r = consume_initdata(res->devnode, cfg.initdata_dir, cfg.max_bytes, &cres, err, sizeof(err));
+	/* The device whose serial was checked, by number, not whatever /dev/<name> holds. */
+	fd = consume_open(rootfd, res->name, err, sizeof(err));
+	if (fd < 0) {
+		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-fd));
+		return;
+	}
+	r = consume_initdata(fd, &o, &cres, err, sizeof(err));
+	close(fd);
 	if (r < 0) {
 		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-r));
 		return;
@@ -371,6 +435,7 @@ static void boot_handoff(void)
 	char esc[LOG_ESCAPED_SIZE(CONFIG_PATH_MAX)];
 	int r, status;
 
+	env.limits = limits_planned ? &limits : NULL;
 	if (st.found && st.format[0]) {
 		env.device = st.device;
 		env.dir = st.dir;
@@ -381,14 +446,21 @@ static void boot_handoff(void)
 	log_escape(esc, sizeof(esc), cfg.agent, strlen(cfg.agent));
 
 	if (cfg.agent_mode == AGENT_SUPERVISE) {
-		log_info("handoff: supervise %s listen_fds=%zu", esc, n_listeners);
+		log_msg(LOG_LVL_INFO | LOG_TAIL, "handoff: supervise %s listen_fds=%zu", esc, n_listeners);
 		r = handoff_supervise(&cfg, &env, listeners, n_listeners, &status);
 		if (r < 0)
 			log_fatal("handoff: supervise %s: %s", esc, strerror(-r));
 		/* The agent is gone either way: nothing left to run. */
 		boot_halt();
 	}
-	log_info("handoff: exec %s listen_fds=%zu", esc, n_listeners);
+	log_msg(LOG_LVL_INFO | LOG_TAIL, "handoff: exec %s listen_fds=%zu", esc, n_listeners);
+	/* Applied here, not inside handoff_exec(), so that a failure is named as such. */
+	env.limits = NULL;
+	if (limits_planned && (r = handoff_limits_apply(&limits)) < 0) {
+		log_fatal("handoff: setting oom_score_adj=%s and RLIMIT_NOFILE=%llu: %s", limits.oom_score_adj,
+			  (unsigned long long)limits.nofile, strerror(-r));
+		boot_halt();
+	}
 	r = handoff_exec(&cfg, &env, listeners, n_listeners);
 	/* The hand-off closed the log fds: reopen them so the failure reaches kmsg too. */
 	boot_log_setup();
@@ -423,6 +495,7 @@ static _Noreturn void boot(void)
 		log_warn("console: /dev/console unavailable; keeping the inherited stdio");
 	boot_log_setup();
 	st.t_mounts = timing_now_us() - t;
+	boot_version();
 
 	err[0] = '\0';
 	r = cmdline_read(rootfd, &cfg, err, sizeof(err));
@@ -444,16 +517,25 @@ static _Noreturn void boot(void)
 	st.t_discover = timing_now_us() - t;
 
 	t = timing_now_us();
-	boot_consume(&res);
+	boot_consume(rootfd, &res);
 	boot_initdata_doc(rootfd);
 	st.t_consume = timing_now_us() - t;
 
+	boot_agent_limits(rootfd);
+	/* The last step before the hand-off: every module (extensions' too) is loaded by now. */
+	if (cfg.modules_lockdown) {
+		r = modules_lockdown(rootfd);
+		if (r < 0)
+			boot_fail("modules_lockdown: writing /proc/sys/kernel/modules_disabled: %s", strerror(-r));
+	}
+
 	st.t_boot = timing_now_us();
 	st.t_total = st.t_boot - t0;
-	log_info("timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu total=%llu boot=%llu",
-		 (unsigned long long)st.t_mounts, (unsigned long long)st.t_modules, (unsigned long long)st.t_listen,
-		 (unsigned long long)st.t_discover, (unsigned long long)st.t_consume, (unsigned long long)st.t_total,
-		 (unsigned long long)st.t_boot);
+	log_msg(LOG_LVL_INFO | LOG_TAIL,
+		"timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu total=%llu boot=%llu",
+		(unsigned long long)st.t_mounts, (unsigned long long)st.t_modules, (unsigned long long)st.t_listen,
+		(unsigned long long)st.t_discover, (unsigned long long)st.t_consume, (unsigned long long)st.t_total,
+		(unsigned long long)st.t_boot);
 
 	r = state_write(rootfd, &st, &cfg, listeners, n_listeners);
 	if (r < 0)

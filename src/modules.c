@@ -373,3 +373,13 @@ out:
 	modules_ctx_free(&c);
 	return r;
 }
+
+int modules_lockdown(int rootfd)
+{
+	_cleanup_close_ int fd = openat(rootfd, "proc/sys/kernel/modules_disabled", O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+
+	if (fd < 0)
+		return -errno;
+	/* One-way in the kernel: no module can be loaded from here until the next boot. */
+	return util_write_all(fd, "1\n", 2);
+}

@@ -241,15 +241,21 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	}
 	jb_raw(b, "],\"agent\":{\"path\":");
 	jb_cstr(b, cfg->agent);
-	jb_raw(b, ",\"mode\":\"%s\",\"on_error\":\"%s\"},\"mounts\":", state_agent_mode_name(cfg->agent_mode),
+	jb_raw(b, ",\"mode\":\"%s\",\"on_error\":\"%s\"", state_agent_mode_name(cfg->agent_mode),
 	       cmdline_on_error_name(cfg->on_error));
+	/* What the hand-off applies (the nofile limit after the fs.nr_open bound). */
+	jb_raw(b, ",\"oom_score_adj\":%d,\"nofile\":%" PRIu64 ",\"modules_lockdown\":%s},\"mounts\":",
+	       cfg->agent_oom_score_adj, st->agent_nofile ? st->agent_nofile : cfg->agent_nofile,
+	       cfg->modules_lockdown ? "true" : "false");
 	state_mounts(b, rootfd);
 	jb_raw(b, ",\"resources\":{\"cpus_online\":%u,\"mem_total_kib\":%" PRIu64 "}", state_count_cpus(rootfd),
 	       state_mem_total_kib(rootfd));
 	jb_raw(b,
 	       ",\"timing_us\":{\"mounts\":%" PRIu64 ",\"modules\":%" PRIu64 ",\"listen\":%" PRIu64
-	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64 "}",
-	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_total, st->t_boot);
+	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64
+	       ",\"version_digest\":%" PRIu64 "}",
+	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_total, st->t_boot,
+	       st->t_version);
 	jb_raw(b, ",\"errors\":[");
 	for (size_t i = 0; i < st->n_errors && i < STATE_MAX_ERRORS; i++) {
 		if (i)

@@ -22,6 +22,11 @@
 #define CONFIG_DEFAULT_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_BYTES_LIMIT (64 * 1024 * 1024) /* cocoinit.initdata_max_bytes at most */
 #define CONFIG_TIMEOUT_MS_MAX 86400000            /* cocoinit.initdata_timeout_ms at most: a day */
+#define CONFIG_DEFAULT_OOM_SCORE_ADJ (-997)       /* what systemd gives services it must keep */
+#define CONFIG_DEFAULT_NOFILE 1048576
+#define CONFIG_NOFILE_MAX 1073741816 /* the kernel's highest fs.nr_open */
+/* LISTEN_FDNAMES: every listener's name (passfd included) and a ':' or the NUL after it. */
+#define CONFIG_LISTEN_FDNAMES_MAX ((CONFIG_MAX_LISTENERS + 1) * CONFIG_LISTENER_NAME_MAX)
 
 enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
 enum bind_mode { BIND_AUTO, BIND_REQUIRED, BIND_OFF }; /* cocoinit.initdata_bind */
@@ -71,6 +76,11 @@ struct config {
 	size_t n_mounts;
 
 	int log_level; /* LOG_LVL_* */
+
+	/* What the agent runs with (CONTRACT section 4). */
+	int agent_oom_score_adj;
+	uint64_t agent_nofile;
+	bool modules_lockdown;
 };
 
 /* Fills cfg with the defaults of CONTRACT section 3. */

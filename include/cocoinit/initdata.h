@@ -26,6 +26,10 @@ int initdata_gunzip(const uint8_t *in, size_t len, size_t cap, uint8_t **ret_out
  * name, then rename. Never follows a link. 0 or -errno. */
 int initdata_write_file(int dirfd, const char *name, const void *data, size_t len);
 
+/* Writes dirfd/initdata.toml: mode 0400, through a fresh temporary name and
+ * rename, so no reader sees half a file. 0 or -errno. */
+int initdata_write_toml(int dirfd, const uint8_t *data, size_t len);
+
 /* Reads the raw format from devfd and writes dirfd/initdata.toml (mode 0400,
  * via a temporary name and rename). Returns 0 or -errno; *ret_size gets the
  * TOML size. A reason for the log is written to err. */

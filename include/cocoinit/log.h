@@ -13,6 +13,21 @@
 #define LOG_LVL_WARN 4
 #define LOG_LVL_INFO 6
 #define LOG_LVL_DEBUG 7
+#define LOG_LVL_MASK 7
+/* OR'd into a level: a line of the boot's end (timing:, handoff:, fatal:,
+ * on_error:) that may use the part of the kmsg budget kept in reserve. */
+#define LOG_TAIL 0x100
+/* OR'd into a level: a line that must reach the console even when the
+ * kernel would not print it at this level (the version line under `quiet`). */
+#define LOG_CONSOLE 0x200
+
+/* The kernel's rate limit on writes to /dev/kmsg (printk.devkmsg=ratelimit,
+ * the default): a burst of 10 lines per 5 s per open file; it drops the
+ * rest without an error. Lines that are not LOG_TAIL stop
+ * LOG_KMSG_TAIL_RESERVE short of it. A line that does not fit goes to the
+ * console directly when the kernel would have printed it (docs/design.md). */
+#define LOG_KMSG_BURST 10
+#define LOG_KMSG_TAIL_RESERVE 4
 
 /* Where lines go. LOG_SINK_KMSG writes "<N>cocoinit: ..." to the fd;
  * LOG_SINK_PLAIN writes "cocoinit: ..." (stderr, /dev/console). */
@@ -29,11 +44,13 @@ void log_set_fd(int fd, enum log_sink sink);
  * get_loglevel is asked once, at the first such line, so a boot that logs
  * none never reads the file. */
 void log_set_console_fd(int fd, int (*get_loglevel)(void));
+/* Lines written to the kmsg fd in the current rate-limit window. */
+unsigned log_kmsg_count(void);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
-#define log_fatal(...) log_msg(LOG_LVL_CRIT, "fatal: " __VA_ARGS__)
+#define log_fatal(...) log_msg(LOG_LVL_CRIT | LOG_TAIL, "fatal: " __VA_ARGS__)
 #define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, "warning: " __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)

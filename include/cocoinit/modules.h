@@ -15,3 +15,7 @@
  * or finit_module's error "module X (<path>): finit_module: <strerror>". */
 int modules_load(int rootfd, const char *release, const char (*names)[64], size_t n, char *err,
 		 size_t errsz);
+
+/* Writes 1 to rootfd/proc/sys/kernel/modules_disabled: after it, the kernel
+ * loads no module until the next boot (cocoinit.modules_lockdown). 0 or -errno. */
+int modules_lockdown(int rootfd);

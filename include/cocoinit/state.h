@@ -26,6 +26,8 @@ struct state {
 	char bound[8];        /* "snp", "tdx", "none" or "off", with digest */
 	/* timings in microseconds */
 	uint64_t t_mounts, t_modules, t_listen, t_discover, t_consume, t_total, t_boot;
+	uint64_t t_version;    /* hashing the running binary for the version line */
+	uint64_t agent_nofile; /* RLIMIT_NOFILE the agent gets; 0: cocoinit.agent_nofile as given */
 	char errors[STATE_MAX_ERRORS][STATE_ERROR_MAX];
 	size_t n_errors;
 };

@@ -710,25 +710,33 @@ FS_MODULES = {"iso9660": "isofs", "vfat": "vfat,nls_cp437,nls_ascii"}
 
 def initdata_filesystem(t, fs):
     """An initdata disk holding a filesystem: mounted read-only with
-    nosuid,nodev,noexec, the agent reads initdata.toml from it. A decoy of
-    the same type with another serial holds another document."""
+    nosuid,nodev,noexec at /run/cocoinit/initdata-fs, its initdata.toml
+    copied (mode 0400) onto the tmpfs at the initdata directory, the layout
+    the raw format gives. A decoy of the same type with another serial holds
+    another document."""
     toml = example_toml()
+    fsdir = "/run/cocoinit/initdata-fs"
     t.disk("initdata-decoy", fs=fs, files={"initdata.toml": b'version = "0.1.0"\n# decoy\n'}, size_mib=2)
     t.disk("vol-b", kata_raw(TOML))
     t.disk("initdata", fs=fs, files={"initdata.toml": toml, "extra.txt": b"second file\n"}, size_mib=2)
     mods = DEFAULT_MODULES + "," + FS_MODULES[fs]
-    b = t.boot(["cocoinit.modules=" + mods], modules=mods, agent_conf=f"file={INITDATA_DIR}/extra.txt\n")
+    b = t.boot(["cocoinit.modules=" + mods], modules=mods, agent_conf=f"file={fsdir}/extra.txt\n")
     dev = expect_found(b, r"/dev/vd[a-c]", "initdata")
     serials = dict(l.split(" ", 1) for l in b.lines("serial "))
     expect(serials.get(dev) == "initdata", f"{dev} has serial {serials.get(dev)!r}")
     env = b.env()
     expect(env.get("COCOINIT_INITDATA_FORMAT") == fs, f"COCOINIT_INITDATA_FORMAT={env.get('COCOINIT_INITDATA_FORMAT')}")
-    mnt = b.mounts().get(INITDATA_DIR)
-    expect(mnt and mnt[0] == dev and mnt[1] == fs, f"{INITDATA_DIR}: {mnt}, want {dev} {fs}")
+    mounts = b.mounts()
+    mnt = mounts.get(fsdir)
+    # Mounted through a private node of the device whose serial was checked.
+    node = "/dev/cocoinit/" + dev[len("/dev/"):]
+    expect(mnt and mnt[0] == node and mnt[1] == fs, f"{fsdir}: {mnt}, want {node} {fs}")
     for opt in ("ro", "nosuid", "nodev", "noexec"):
-        expect(opt in mnt[2], f"{INITDATA_DIR} mount lacks {opt}: {','.join(mnt[2])}")
-    expect_initdata_file(b, toml, mode=None)
-    extra = b.files().get(INITDATA_DIR + "/extra.txt")
+        expect(opt in mnt[2], f"{fsdir} mount lacks {opt}: {','.join(mnt[2])}")
+    tm = mounts.get(INITDATA_DIR)
+    expect(tm and tm[1] == "tmpfs", f"{INITDATA_DIR}: {tm}, want the tmpfs the raw format gets too")
+    expect_initdata_file(b, toml)
+    extra = b.files().get(fsdir + "/extra.txt")
     expect(extra and extra.get("sha256") == sha256(b"second file\n"), f"extra.txt: {extra}")
     st = b.state()["initdata"]
     expect(st["format"] == fs and st["device"] == dev and st["dir"] == INITDATA_DIR, st)

@@ -368,7 +368,7 @@ static void report_serials(void)
 static void report_listeners(void)
 {
 	const char *names = getenv("LISTEN_FDNAMES");
-	char copy[512];
+	char copy[2048]; /* 17 names of 63 bytes */
 
 	if (!names)
 		return;
@@ -709,6 +709,10 @@ int main(int argc, char **argv)
 	}
 	report_fds();
 	report_status();
+	/* What the hand-off set for the agent, in its own view. */
+	report_file_lines("self oom_score_adj", "/proc/self/oom_score_adj");
+	report_file_lines("self limits", "/proc/self/limits");
+	report_file_lines("modules_disabled", "/proc/sys/kernel/modules_disabled");
 	for (int fd = 0; fd < 3; fd++) {
 		struct stat s;
 

@@ -337,12 +337,57 @@ static void test_passfd_port(void **state)
 	(void)state;
 	GOOD_IS("agent.passfd_listener_port=2048 cocoinit.passfd=1", cfg.passfd_port, 2048);
 	GOOD_IS("agent.passfd_listener_port=4294967294", cfg.passfd_port, 4294967294u);
-	BAD("agent.passfd_listener_port=x", "agent.passfd_listener_port: \"x\" is not a number");
-	BAD("agent.passfd_listener_port=0", "agent.passfd_listener_port: \"0\" is out of range (1..4294967294)");
-	BAD("agent.passfd_listener_port=4294967295",
+	BAD("cocoinit.passfd=1 agent.passfd_listener_port=x", "agent.passfd_listener_port: \"x\" is not a number");
+	BAD("agent.passfd_listener_port=0 cocoinit.passfd=1",
+	    "agent.passfd_listener_port: \"0\" is out of range (1..4294967294)");
+	BAD("cocoinit.passfd agent.passfd_listener_port=4294967295",
 	    "agent.passfd_listener_port: \"4294967295\" is out of range (1..4294967294)");
-	BAD("agent.passfd_listener_port=18446744073709551616",
+	BAD("cocoinit.passfd=1 agent.passfd_listener_port=18446744073709551616",
 	    "agent.passfd_listener_port: \"18446744073709551616\" is out of range (1..4294967294)");
+	/* A later valid value overrides the malformed one. */
+	GOOD_IS("cocoinit.passfd=1 agent.passfd_listener_port=x agent.passfd_listener_port=1030", cfg.passfd_port,
+		1030);
+}
+
+/* Kata's key is cocoinit's only for the passfd listener: malformed while that
+ * listener is off, it is a warning, never a reason to power the VM off. */
+static void test_passfd_port_unused(void **state)
+{
+	(void)state;
+	log_capture();
+	GOOD_IS("agent.passfd_listener_port=0x403", cfg.passfd_port, 1027);
+	assert_string_equal(log_read(), "cocoinit: warning: agent.passfd_listener_port: \"0x403\" is not a number; "
+					 "ignored (cocoinit.passfd is off)\n");
+	log_release();
+	log_capture();
+	GOOD("cocoinit.passfd=1 cocoinit.passfd=0 agent.passfd_listener_port=0");
+	assert_non_null(strstr(log_read(), "\"0\" is out of range (1..4294967294); ignored"));
+	log_release();
+}
+
+static void test_agent_limits(void **state)
+{
+	(void)state;
+	GOOD_IS("quiet", cfg.agent_oom_score_adj, -997);
+	assert_int_equal(cfg.agent_nofile, 1048576);
+	assert_false(cfg.modules_lockdown);
+	GOOD_IS("cocoinit.agent_oom_score_adj=-1000", cfg.agent_oom_score_adj, -1000);
+	GOOD_IS("cocoinit.agent_oom_score_adj=1000", cfg.agent_oom_score_adj, 1000);
+	GOOD_IS("cocoinit.agent_oom_score_adj=0", cfg.agent_oom_score_adj, 0);
+	GOOD_IS("cocoinit.agent_oom_score_adj=-0", cfg.agent_oom_score_adj, 0);
+	BAD("cocoinit.agent_oom_score_adj=-1001", "cocoinit.agent_oom_score_adj: \"-1001\" is out of range (-1000..1000)");
+	BAD("cocoinit.agent_oom_score_adj=1001", "cocoinit.agent_oom_score_adj: \"1001\" is out of range (-1000..1000)");
+	BAD("cocoinit.agent_oom_score_adj=-", "cocoinit.agent_oom_score_adj: \"-\" is not a number");
+	BAD("cocoinit.agent_oom_score_adj=+5", "cocoinit.agent_oom_score_adj: \"+5\" is not a number");
+	BAD("cocoinit.agent_oom_score_adj=--5", "cocoinit.agent_oom_score_adj: \"--5\" is not a number");
+	GOOD_IS("cocoinit.agent_nofile=1024", cfg.agent_nofile, 1024);
+	BAD("cocoinit.agent_nofile=0", "cocoinit.agent_nofile: \"0\" is out of range (1..1073741816)");
+	BAD("cocoinit.agent_nofile=-1", "cocoinit.agent_nofile: \"-1\" is not a number");
+	GOOD("cocoinit.modules_lockdown=1");
+	assert_true(cfg.modules_lockdown);
+	GOOD("cocoinit.modules_lockdown");
+	assert_true(cfg.modules_lockdown);
+	BAD("cocoinit.modules_lockdown=yes", "cocoinit.modules_lockdown: \"yes\" is not one of 0, 1");
 }
 
 static void test_agent(void **state)
@@ -533,23 +578,54 @@ static void test_unknown_warned(void **state)
 	log_capture();
 	GOOD("cocoinit.bogus=1 agent.log_vport=1025 quiet cocoinit.initdta_serial=\"x\x1b[2J\" other.key=2");
 	const char *log = log_read();
-	assert_string_equal(log, "cocoinit: warning: unknown kernel command line key cocoinit.bogus ignored\n"
-				 "cocoinit: warning: unknown kernel command line key cocoinit.initdta_serial ignored\n");
+	assert_string_equal(log, "cocoinit: warning: unknown kernel command line keys ignored: cocoinit.bogus "
+				 "cocoinit.initdta_serial\n");
 	/* ...and ignored: the serial stays the default. */
 	assert_string_equal(cfg.serial, "initdata");
 	assert_false(cfg.serial_set);
+	log_release();
+	log_capture();
 	GOOD("\"cocoinit.\x1b[2J\"");
-	assert_non_null(strstr(log_read(), "key cocoinit.\\x1b[2J ignored\n"));
+	assert_string_equal(log_read(), "cocoinit: warning: unknown kernel command line key ignored: cocoinit.\\x1b[2J\n");
 	log_release();
 
-	/* A flood of unknown keys gives a few lines and a count. */
+	/* A flood of unknown keys is one line, however many there are: kmsg's
+	 * rate limit must not drop what comes after it. */
 	log_capture();
-	GOOD("cocoinit.u1 cocoinit.u2 cocoinit.u3 cocoinit.u4 cocoinit.u5 cocoinit.u6 cocoinit.u7 cocoinit.u8 "
-	     "cocoinit.u9 cocoinit.u10 cocoinit.u11");
+	{
+		char line[8192];
+		size_t off = 0;
+
+		for (int i = 1; i <= 200; i++)
+			off += (size_t)snprintf(line + off, sizeof(line) - off, "cocoinit.u%d ", i);
+		GOOD(line);
+	}
 	log = log_read();
-	assert_non_null(strstr(log, "key cocoinit.u8 ignored\n"
-				    "cocoinit: warning: 3 more unknown kernel command line keys ignored\n"));
-	assert_null(strstr(log, "cocoinit.u9"));
+	assert_int_equal(strncmp(log, "cocoinit: warning: unknown kernel command line keys ignored: cocoinit.u1 "
+				      "cocoinit.u2 ",
+				 80),
+			 0);
+	assert_non_null(strstr(log, " more\n"));
+	assert_int_equal(strchr(log, '\n') - log + 1, strlen(log)); /* one line */
+	assert_true(strlen(log) < 300);
+	{
+		/* Shown plus counted is every key. */
+		unsigned shown = 0, more = 0;
+		const char *p = strstr(log, "ignored: ") + 9;
+
+		for (; *p && strncmp(p, " and ", 5) != 0; p++)
+			shown += *p == ' ';
+		shown++;
+		assert_int_equal(sscanf(p, " and %u more", &more), 1);
+		assert_int_equal(shown + more, 200);
+	}
+	log_release();
+
+	/* The keys are still named when a malformed value ends the line. */
+	log_capture();
+	assert_int_equal(parse("cocoinit.u1 cocoinit.u2 cocoinit.initdata_timeout_ms=abc"), -EINVAL);
+	assert_string_equal(log_read(), "cocoinit: warning: unknown kernel command line keys ignored: cocoinit.u1 "
+					 "cocoinit.u2\n");
 	log_release();
 }
 
@@ -613,6 +689,8 @@ int main(void)
 		cmocka_unit_test(test_vsock_listen),
 		cmocka_unit_test(test_passfd),
 		cmocka_unit_test(test_passfd_port),
+		cmocka_unit_test(test_passfd_port_unused),
+		cmocka_unit_test(test_agent_limits),
 		cmocka_unit_test(test_agent),
 		cmocka_unit_test(test_agent_mode),
 		cmocka_unit_test(test_on_error),

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -24,6 +25,8 @@
 extern char **environ;
 
 #include "cocoinit/handoff.h"
+#include "cocoinit/vsock.h"
+#include "tree.h"
 #include "cocoinit/util.h"
 
 static const char *env_get(char **envp, const char *key)
@@ -301,13 +304,22 @@ static int agent_report(const char *path)
 	for (char *l = strtok(buf, "\n"); l; l = strtok(NULL, "\n"))
 		if (strncmp(l, "SigBlk:", 7) == 0 || strncmp(l, "SigIgn:", 7) == 0)
 			fprintf(f, "%s\n", l);
+	n = util_read_file_at(AT_FDCWD, "/proc/self/oom_score_adj", buf, sizeof(buf) - 1, true);
+	buf[n < 0 ? 0 : n] = '\0';
+	fprintf(f, "oom_score_adj=%s", buf);
+	struct rlimit rl;
+	getrlimit(RLIMIT_NOFILE, &rl);
+	fprintf(f, "nofile=%llu/%llu\n", (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max);
 	return fclose(f) == 0 ? 0 : 1;
 }
 
 static int exec_child(void)
 {
 	struct vsock_listener ls[1] = { { .fd = -1, .port = 1027, .name = "passfd" } };
-	struct handoff_env e = { .device = "/dev/vdz", .dir = "/x", .format = "vfat", .method = "by-id" };
+	/* Values an unprivileged run may set too: a higher score, a lower limit. */
+	static const struct handoff_limits limits = { .oom_score_adj = "517", .nofile = 777 };
+	struct handoff_env e = { .device = "/dev/vdz", .dir = "/x", .format = "vfat", .method = "by-id",
+				 .limits = &limits };
 	struct config c = agent_cfg;
 	sigset_t all;
 
@@ -349,6 +361,68 @@ static void test_exec_agent(void **state)
 	assert_non_null(strstr(r, "cloexec=0\n"));
 	assert_non_null(strstr(r, "SigBlk:\t0000000000000000\n"));
 	assert_non_null(strstr(r, "SigIgn:\t0000000000000000\n"));
+	/* The agent runs with the hand-off's oom_score_adj and RLIMIT_NOFILE. */
+	assert_non_null(strstr(r, "\noom_score_adj=517\n"));
+	assert_non_null(strstr(r, "\nnofile=777/777\n"));
+}
+
+/* The longest configuration the parser accepts (passfd plus the most
+ * listeners, every name as long as allowed) fits the hand-off's real
+ * environment storage: no -ENOSPC at the point of no return. */
+static void test_env_fdnames_at_parser_bounds(void **state)
+{
+	static char store[HANDOFF_STORE_SIZE];
+	char *envp[HANDOFF_ENV_MAX];
+	char line[4096], name[CONFIG_LISTENER_NAME_MAX], err[512] = "";
+	struct vsock_listener ls[CONFIG_MAX_LISTENERS + 1];
+	struct handoff_env e = { .device = "/dev/vdc", .dir = "/run/confidential-containers/initdata",
+				 .format = "kata-raw", .method = "sysfs" };
+	struct config c;
+	size_t off, n = 0;
+	const char *names;
+
+	off = (size_t)snprintf(line, sizeof(line), "cocoinit.passfd=1 cocoinit.vsock_listen=");
+	for (int i = 0; i < CONFIG_MAX_LISTENERS; i++) {
+		memset(name, 'a' + i, CONFIG_LISTENER_NAME_MAX - 1);
+		name[CONFIG_LISTENER_NAME_MAX - 1] = '\0';
+		off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%d:%s", i ? "," : "", 2000 + i, name);
+	}
+	assert_true(off < sizeof(line));
+	assert_int_equal(cmdline_parse(line, off, &c, err, sizeof(err)), 0);
+	assert_int_equal(vsock_plan(&c, ls, ARRAY_SIZE(ls), &n, err, sizeof(err)), 0);
+	assert_int_equal(n, CONFIG_MAX_LISTENERS + 1);
+	assert_true(handoff_build_env(envp, ARRAY_SIZE(envp), store, sizeof(store), &e, ls, n, 1) > 0);
+	names = env_get(envp, "LISTEN_FDNAMES");
+	assert_non_null(names);
+	assert_int_equal(strlen(names), 6 + CONFIG_MAX_LISTENERS * CONFIG_LISTENER_NAME_MAX);
+	assert_int_equal(strncmp(names, "passfd:aaa", 10), 0);
+	assert_string_equal(env_get(envp, "LISTEN_FDS"), "17");
+}
+
+/* nofile is bounded by fs.nr_open, which the kernel enforces. */
+static void test_limits_plan(void **state)
+{
+	struct handoff_limits l;
+	struct config c;
+	bool clamped = true;
+	char *root = tree_from_manifest("file proc/sys/fs/nr_open 1048576\\n\n");
+	int fd;
+
+	assert_non_null(root);
+	fd = tree_open(root);
+	cmdline_defaults(&c);
+	assert_int_equal(handoff_limits_plan(fd, &c, &l, &clamped), 0);
+	assert_string_equal(l.oom_score_adj, "-997");
+	assert_int_equal(l.nofile, 1048576);
+	assert_false(clamped);
+	c.agent_nofile = 2000000;
+	c.agent_oom_score_adj = 1000;
+	assert_int_equal(handoff_limits_plan(fd, &c, &l, &clamped), 0);
+	assert_int_equal(l.nofile, 1048576);
+	assert_true(clamped);
+	assert_string_equal(l.oom_score_adj, "1000");
+	close(fd);
+	tree_remove(root);
 }
 
 static int supervise_status;
@@ -443,6 +517,8 @@ int main(void)
 		cmocka_unit_test(test_env_nothing_found_no_listeners),
 		cmocka_unit_test(test_env_pid_placeholder),
 		cmocka_unit_test(test_env_bad_name_and_no_space),
+		cmocka_unit_test(test_env_fdnames_at_parser_bounds),
+		cmocka_unit_test(test_limits_plan),
 		cmocka_unit_test(test_arrange_fds_swapped),
 		cmocka_unit_test(test_arrange_fds_none),
 		cmocka_unit_test(test_exec_agent),

@@ -186,9 +186,12 @@ static void test_write_shape(void **state)
 				      "assert d['resources']=={'cpus_online':4,'mem_total_kib':2017852}\n"
 				      "t=d['timing_us']\n"
 				      "assert t['mounts']==11 and t['discover']==812 and t['boot']==3000000\n"
-				      "assert set(t)=={'mounts','modules','listen','discover','consume','total','boot'}\n"
+				      "assert set(t)=={'mounts','modules','listen','discover','consume','total','boot',"
+				      "'version_digest'}\n"
 				      "assert d['errors'][0]=='first \"error\"\\n' and len(d['errors'])==8\n"
-				      "assert d['agent']['mode']=='exec' and d['agent']['on_error']=='poweroff'\n", false),
+				      "assert d['agent']['mode']=='exec' and d['agent']['on_error']=='poweroff'\n"
+				      "assert d['agent']['oom_score_adj']==-997 and d['agent']['nofile']==1048576\n"
+				      "assert d['agent']['modules_lockdown'] is False\n", false),
 			 0);
 	/* A check that does not hold is reported: the oracle can fail. */
 	assert_int_not_equal(python_check(path, "assert d['version']==2", true), 0);
