@@ -117,6 +117,23 @@ def scenario_initdata_files_exact(t):
         expect(not names & {"x", "passwd", "policy.rego"}, f"{d} holds {sorted(names)}")
 
 
+def scenario_initdata_files_vfat(t):
+    """The filesystem form (vfat): the same document gives the same digest and
+    the same three files as the raw form; the form does not matter."""
+    toml = initdata_doc("sha384", '"../../x" = "y"\n')
+    mods = DEFAULT_MODULES + "," + FS_MODULES["vfat"]
+    t.disk("vol-a")
+    t.disk("initdata", fs="vfat", files={"initdata.toml": toml}, size_mib=2)
+    b = t.boot(["cocoinit.modules=" + mods], modules=mods, agent_conf=FILES_CONF)
+    expect(b.agent_ran(), "the agent did not run")
+    expect(b.env().get("COCOINIT_INITDATA_FORMAT") == "vfat", f"format {b.env().get('COCOINIT_INITDATA_FORMAT')}")
+    expect_digest(b, toml, "sha384", "none")
+    expect_files(b, toml)
+    expect_initdata_file(b, toml)
+    entries = sorted(l.split(" ", 1)[1] for l in b.lines("dirent ") if l.startswith(INITDATA_DIR + " "))
+    expect(entries == ["aa.toml", "cdh.toml", "initdata.toml", "policy.rego"], f"{INITDATA_DIR} holds {entries}")
+
+
 def initdata_refused(t, toml, reason, cmdline=()):
     """A document the agent would refuse: fatal before anything acts on it,
     the reason on the console, no agent, power off."""
