@@ -384,6 +384,15 @@ static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const c
 	return tee_platform_name(l.platform);
 }
 
+/* A refused document and whatever was made from it: nothing is left for the
+ * agent to act on (on_error=continue). */
+static void boot_initdata_remove(int dirfd)
+{
+	(void)unlinkat(dirfd, INITDATA_FILE, 0);
+	for (size_t i = 0; i < INITDATA_DOC_NFILES; i++)
+		(void)unlinkat(dirfd, initdata_doc_files[i], 0);
+}
+
 /* The document in <dir>/initdata.toml, whichever form it came in: validated,
  * digested and bound before aa.toml, cdh.toml and policy.rego are written.
  * A refused document is removed so nothing acts on it (on_error=continue). */
@@ -406,13 +415,13 @@ static void boot_initdata_doc(int rootfd)
 	r = initdata_doc_load(dirfd, (size_t)cfg.max_bytes * 4, &doc, err, sizeof(err));
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
-		(void)unlinkat(dirfd, INITDATA_FILE, 0);
+		boot_initdata_remove(dirfd);
 		return;
 	}
 	initdata_doc_digest_str(&doc, digest, sizeof(digest));
 	bound = boot_bind(rootfd, &doc, digest);
 	if (!bound) {
-		(void)unlinkat(dirfd, INITDATA_FILE, 0);
+		boot_initdata_remove(dirfd);
 		initdata_doc_free(&doc);
 		return;
 	}
@@ -422,6 +431,7 @@ static void boot_initdata_doc(int rootfd)
 	initdata_doc_free(&doc);
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
+		boot_initdata_remove(dirfd);
 		return;
 	}
 	util_strlcpy(st.digest, digest, sizeof(st.digest));
