@@ -24,6 +24,24 @@
 #define STATE_MOUNTS_MAX 64
 #define STATE_MOUNTS_READ (32 * 1024)
 
+/* In UTF-8 text, the characters a terminal or a JSON-in-JS reader would act
+ * on: C1 controls (U+0080-U+009F), line and paragraph separators and the
+ * bidi embeddings and isolates (U+2028-U+202E, U+2066-U+2069). Returns the
+ * code point and its length in bytes, or 0. */
+static unsigned state_utf8_control(const unsigned char *p, size_t left, size_t *ret_n)
+{
+	if (left >= 2 && p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f) {
+		*ret_n = 2;
+		return p[1];
+	}
+	if (left >= 3 && p[0] == 0xe2 && ((p[1] == 0x80 && p[2] >= 0xa8 && p[2] <= 0xae) ||
+					  (p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9))) {
+		*ret_n = 3;
+		return 0x2000u | (unsigned)(p[1] & 0x0f) << 6 | (p[2] & 0x3f);
+	}
+	return 0;
+}
+
 static int state_json_escape(char *out, size_t outsz, const char *s, size_t len, bool utf8)
 {
 	static const char hex[] = "0123456789abcdef";
@@ -34,8 +52,16 @@ static int state_json_escape(char *out, size_t outsz, const char *s, size_t len,
 	out[o++] = '"';
 	for (size_t i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
+		size_t n = 0;
+		unsigned cp = utf8 && c >= 0x80 ? state_utf8_control((const unsigned char *)s + i, len - i, &n) : 0;
 
-		if (c == '"' || c == '\\') {
+		if (cp) {
+			if (o + 6 + 2 > outsz)
+				return -ENOSPC;
+			snprintf(out + o, 7, "\\u%04x", cp);
+			o += 6;
+			i += n - 1;
+		} else if (c == '"' || c == '\\') {
 			if (o + 2 + 2 > outsz)
 				return -ENOSPC;
 			out[o++] = '\\';

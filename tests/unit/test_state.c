@@ -40,6 +40,13 @@ static void test_escape_utf8(void **state)
 
 	assert_string_equal(out, "\"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\\u000a\\u007f\\\"\"");
 	assert_int_equal(n, (int)strlen(out));
+	/* Characters a terminal acts on stay escaped: C1 CSI, RLO, LRI, LS. */
+	n = state_json_utf8(out, sizeof(out), "a\xc2\x9b" "b\xe2\x80\xae" "c\xe2\x81\xa6\xe2\x80\xa8\xe2\x80\xa7\xc2\xa0", 19);
+	assert_string_equal(out, "\"a\\u009bb\\u202ec\\u2066\\u2028\xe2\x80\xa7\xc2\xa0\"");
+	assert_int_equal(n, (int)strlen(out));
+	/* Cut sequences are copied as they are (the parser let no such text through). */
+	state_json_utf8(out, sizeof(out), "\xc2", 1);
+	assert_string_equal(out, "\"\xc2\"");
 	/* The byte reading keeps them apart from the Latin-1 bytes they look like. */
 	state_json_string(out, sizeof(out), "\xc3\xa9", 2);
 	assert_string_equal(out, "\"\\u00c3\\u00a9\"");
