@@ -18,6 +18,7 @@
 #include "cocoinit/probe.h"
 #include "cocoinit/serial.h"
 #include "cocoinit/state.h"
+#include "cocoinit/toml.h"
 #include "cocoinit/util.h"
 
 static const char cli_usage[] =
@@ -26,6 +27,7 @@ static const char cli_usage[] =
 	"       cocoinit probe DEVICE\n"
 	"       cocoinit extract DEVICE DIR [--max-bytes N]\n"
 	"       cocoinit encode-serial SERIAL\n"
+	"       cocoinit initdata show --toml FILE\n"
 	"       cocoinit --version | --help\n"
 	"\n"
 	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
@@ -373,6 +375,63 @@ static int cli_encode_serial(int argc, char **argv)
 	return CLI_EXIT_OK;
 }
 
+/* The whole TOML document as JSON, no initdata rules: 0, or 1 when the
+ * TOML is invalid or outside what the reader supports. FILE is read up to
+ * the decompressed initdata cap (4 x the default initdata_max_bytes). */
+static int cli_initdata_show_toml(const char *path)
+{
+	const size_t cap = 4 * (size_t)INITDATA_DEFAULT_MAX_BYTES;
+	char esc[LOG_ESCAPED_SIZE(256)], err[TOML_ERR_MAX] = "";
+	_cleanup_free_ char *buf = NULL;
+	_cleanup_close_ int fd = -1;
+	struct toml_doc doc;
+	ssize_t n;
+	int r;
+
+	log_escape(esc, sizeof(esc), path, strnlen(path, 256));
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		log_error("initdata: can't open %s: %s", esc, strerror(errno));
+		return CLI_EXIT_NOTFOUND;
+	}
+	buf = malloc(cap + 1);
+	if (!buf) {
+		log_error("initdata: %s", strerror(ENOMEM));
+		return CLI_EXIT_NOTFOUND;
+	}
+	n = util_pread_all(fd, buf, cap + 1, -1);
+	if (n < 0) {
+		log_error("initdata: can't read %s: %s", esc, strerror((int)-n));
+		return CLI_EXIT_NOTFOUND;
+	}
+	if ((size_t)n > cap) {
+		log_error("initdata: %s is larger than %zu bytes", esc, cap);
+		return CLI_EXIT_NOTFOUND;
+	}
+	r = toml_parse(buf, (size_t)n, &doc, err, sizeof(err));
+	if (r < 0) {
+		log_error("initdata: toml: %s", err[0] ? err : strerror(-r));
+		return CLI_EXIT_NOTFOUND;
+	}
+	r = toml_write_json(doc.root, stdout);
+	toml_free(&doc);
+	if (r < 0 || fputc('\n', stdout) == EOF) {
+		log_error("initdata: can't write JSON: %s", strerror(r < 0 ? -r : EIO));
+		return CLI_EXIT_NOTFOUND;
+	}
+	return CLI_EXIT_OK;
+}
+
+static int cli_initdata(int argc, char **argv)
+{
+	if (argc == 4 && strcmp(argv[1], "show") == 0 && strcmp(argv[2], "--toml") == 0)
+		return cli_initdata_show_toml(argv[3]);
+	if (argc >= 2 && strcmp(argv[1], "show") == 0)
+		return cli_usage_error("initdata show", "needs --toml FILE", NULL);
+	return cli_usage_error("initdata", argc >= 2 ? "unknown subcommand" : "needs a subcommand",
+			       argc >= 2 ? argv[1] : NULL);
+}
+
 int cli_main(int argc, char **argv)
 {
 	static const struct {
@@ -383,6 +442,7 @@ int cli_main(int argc, char **argv)
 		{ "probe", cli_probe },
 		{ "extract", cli_extract },
 		{ "encode-serial", cli_encode_serial },
+		{ "initdata", cli_initdata },
 	};
 
 	if (argc < 2) {

@@ -9,6 +9,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
+
+/* Tables, arrays and inline tables nest at most this deep, and a key has at
+ * most this many dotted parts: deeper is refused as unsupported. */
+#define TOML_NEST_MAX 128
+#define TOML_STR_(x) #x
+#define TOML_STR(x) TOML_STR_(x)
+
+/* The arena never exceeds this for a document of len bytes (the worst case
+ * is fresh one-letter dotted key parts, one table node per two bytes). */
+#define TOML_ARENA_BOUND(len) (56 * (size_t)(len) + 128 * 1024)
 
 enum toml_type {
 	TOML_TABLE,   /* a [table], a dotted-key table or an inline table */
@@ -32,6 +43,7 @@ struct toml_node {
 struct toml_doc {
 	struct toml_node *root; /* the top-level table */
 	void *arena;            /* owned; freed by toml_free() */
+	size_t arena_bytes;     /* what the arena holds, for the bound above */
 };
 
 #define TOML_ERR_MAX 256
@@ -46,3 +58,8 @@ void toml_free(struct toml_doc *doc);
 
 /* The member of table named key (len bytes), or NULL. */
 const struct toml_node *toml_get(const struct toml_node *table, const char *key, size_t key_len);
+
+/* Writes table as one JSON object: keys in document order, tables as
+ * objects, strings as strings (escaped by state_json_string()), other values
+ * left out. 0 or -errno. */
+int toml_write_json(const struct toml_node *table, FILE *f);
