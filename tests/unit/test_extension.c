@@ -776,6 +776,9 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	spec_for(&spec, &measured, false);
 	assert_int_equal(extension_mount(rootfd, &spec, "../vdb", 0, -1, &res, err, sizeof(err)), -EINVAL);
+	/* not a kernel name: never printed, never a path */
+	assert_int_equal(extension_mount(rootfd, &spec, "vd\x1b[2J", 0, -1, &res, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "extension coco: invalid disk name");
 	snprintf(spec.name, sizeof(spec.name), "..");
 	assert_int_equal(extension_mount(rootfd, &spec, "vdb", 0, -1, &res, err, sizeof(err)), -EINVAL);
 	/* no such disk */
