@@ -6,7 +6,6 @@
  * bounded. No libkmod (Debian has no static one), no compressed modules. */
 #include <errno.h>
 #include <fcntl.h>
-#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -412,6 +411,62 @@ fail:
 	return r;
 }
 
+/* Whether s matches the shell pattern p (`*`, `?`, `[a-z]`, `[!x]`, `\x`),
+ * as fnmatch(3) with no flags would say for depmod's alias patterns; glibc's
+ * fnmatch would bring its wide-character machinery into a static PID 1. */
+bool modules_glob(const char *p, const char *s)
+{
+	const char *star_p = NULL, *star_s = NULL;
+
+	while (*s) {
+		if (*p == '*') {
+			star_p = ++p;
+			star_s = s;
+			continue;
+		}
+		if (*p == '[') {
+			const char *q = p + 1;
+			bool neg = *q == '!' || *q == '^', hit = false;
+
+			if (neg)
+				q++;
+			/* a ']' right after '[' or '[!' is a member */
+			do {
+				char lo = *q, hi = lo;
+				if (!lo)
+					break;
+				if (q[1] == '-' && q[2] && q[2] != ']') {
+					hi = q[2];
+					q += 2;
+				}
+				hit = hit || (*s >= lo && *s <= hi);
+				q++;
+			} while (*q && *q != ']');
+			if (*q == ']' && hit != neg) {
+				p = q + 1;
+				s++;
+				continue;
+			}
+			if (*q != ']' && *s == '[') { /* no closing ']': a literal '[' */
+				p++;
+				s++;
+				continue;
+			}
+		} else if (*p == '?' || (*p == '\\' && p[1] && p[1] == *s) || (*p != '\\' && *p == *s)) {
+			p += *p == '\\' ? 2 : 1;
+			s++;
+			continue;
+		}
+		if (!star_p)
+			return false;
+		p = star_p;
+		s = ++star_s;
+	}
+	while (*p == '*')
+		p++;
+	return *p == '\0';
+}
+
 /* modprobe's alias match: '-' and '_' alike outside brackets. */
 static void modules_alias_normalize(char *s)
 {
@@ -464,7 +519,7 @@ static int modules_load_alias(struct modules_ctx *c, const char *name, size_t le
 		memcpy(pat, w, wl);
 		pat[wl] = '\0';
 		modules_alias_normalize(pat);
-		if (fnmatch(pat, want, 0) != 0 || !modules_word(&q, eol, &w, &wl))
+		if (!modules_glob(pat, want) || !modules_word(&q, eol, &w, &wl))
 			continue;
 		j = modules_find(c, w, wl);
 		if (j < 0)

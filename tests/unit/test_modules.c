@@ -6,6 +6,7 @@
  * EEXIST is fine, and the error a user sees. */
 #include <dirent.h>
 #include <errno.h>
+#include <fnmatch.h>
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -467,6 +468,87 @@ static void test_alias_bounded(void **state)
 	assert_string_equal(err, "module crc32c not found in lib/modules/" REL "/modules.dep");
 }
 
+static void glob_same(const char *p, const char *s)
+{
+	bool want = fnmatch(p, s, 0) == 0;
+
+	if (modules_glob(p, s) != want)
+		fail_msg("modules_glob(\"%s\", \"%s\") is %d, fnmatch says %d", p, s, !want, want);
+}
+
+/* The alias patterns match as fnmatch(3) says: hand-picked cases, then every
+ * pattern of this machine's modules.alias against names made from them. */
+static void test_glob(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "crc32c", "crc32c" }, { "crc32c", "crc32" }, { "crc32", "crc32c" }, { "fs-my*", "fs-myfs" },
+		{ "*", "" }, { "*", "x" }, { "", "" }, { "", "x" }, { "a*b*c", "aXbYc" }, { "a*b*c", "aXbYcZ" },
+		{ "a?c", "abc" }, { "a?c", "ac" }, { "[abc]x", "bx" }, { "[abc]x", "dx" }, { "[!abc]x", "dx" },
+		{ "[!abc]x", "ax" }, { "[^a]", "b" }, { "[a-f]0", "e0" }, { "[a-f]0", "g0" }, { "[]a]", "]" },
+		{ "[!]a]", "b" }, { "[a-]", "-" }, { "[abc", "[abc" }, { "[abc", "a" }, { "\\*", "*" },
+		{ "\\*", "x" }, { "**a", "bba" }, { "*a*", "bab" }, { "*:v00001AF4d*sv*", "pci:v00001AF4d00001001sv00" },
+		{ "pci:v00008086d*sv*sd*bc*sc*i*", "pci:v00008086d00001234sv0sd0bc01sc06i01" },
+		{ "cpu:type:x86,ven*fam*mod*:feature:*0094*", "cpu:type:x86,ven0000fam0006mod003A:feature:,0094," },
+		{ "acpi*:PNP0C0[9A]:*", "acpi:PNP0C0A:" }, { "acpi*:PNP0C0[9A]:*", "acpi:PNP0C0B:" },
+	};
+	char path[512], rel[256], line[4096];
+	unsigned n = 0;
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++)
+		glob_same(cases[i][0], cases[i][1]);
+
+	/* and the real file, when this machine has one */
+	struct utsname u;
+	assert_int_equal(uname(&u), 0);
+	snprintf(rel, sizeof(rel), "%s", u.release);
+	snprintf(path, sizeof(path), "/lib/modules/%s/modules.alias", rel);
+	FILE *f = fopen(path, "re");
+	if (!f) {
+		DIR *d = opendir("/lib/modules");
+		struct dirent *de;
+		while (!f && d && (de = readdir(d))) {
+			snprintf(path, sizeof(path), "/lib/modules/%.200s/modules.alias", de->d_name);
+			if (de->d_name[0] != '.')
+				f = fopen(path, "re");
+		}
+		if (d)
+			closedir(d);
+	}
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		char pat[1024], name[1024], other[1100];
+		if (sscanf(line, "alias %1023s", pat) != 1)
+			continue;
+		/* a name it should match, one a character off, and every other pattern's */
+		size_t o = 0;
+		for (const char *c = pat; *c && o < sizeof(name) - 2; c++) {
+			if (*c == '*')
+				name[o++] = 'Z';
+			else if (*c == '?')
+				name[o++] = 'q';
+			else if (*c == '[') {
+				const char *e = strchr(c + 1, ']');
+				name[o++] = c[1] == '!' ? '~' : c[1];
+				c = e ? e : c;
+			} else if (*c != '\\')
+				name[o++] = *c;
+		}
+		name[o] = '\0';
+		glob_same(pat, name);
+		snprintf(other, sizeof(other), "%sX", name);
+		glob_same(pat, other);
+		if (o > 1) {
+			name[o / 2] ^= 1;
+			glob_same(pat, name);
+		}
+		n++;
+	}
+	fclose(f);
+	print_message("%u patterns of %s compared with fnmatch\n", n, path);
+}
+
 static ssize_t loaded_index(const char *base, size_t len)
 {
 	for (size_t i = 0; i < n_loaded; i++)
@@ -641,6 +723,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_alias_none_loads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_softdep_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_alias_bounded, setup, teardown),
+		cmocka_unit_test(test_glob),
 		cmocka_unit_test_setup_teardown(test_real_modules_dep, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_real_softdeps, setup, teardown),
 	};
