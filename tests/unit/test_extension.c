@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -675,13 +676,42 @@ static void test_partition_missing(void **state)
 	assert_nothing_left();
 }
 
-/* Adds vdb2 to the tree, then makes the kernel send a real uevent. */
+static pid_t main_tid;
+static bool added_while_waiting;
+
+/* Whether thread tid is asleep (in extension_mount's poll). */
+static bool asleep(pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+}
+
+/* Once extension_mount has made the disk read-only and sleeps waiting for
+ * partition 2, adds vdb2 to the tree and makes the kernel send a real uevent. */
 static void *add_p2_later(void *arg)
 {
 	char path[128];
 	int fd;
 
 	(void)arg;
+	for (int i = 0; i < 20000 && !(__atomic_load_n(&n_ro, __ATOMIC_SEQ_CST) >= 1 && asleep(main_tid)); i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	added_while_waiting = __atomic_load_n(&n_ro, __ATOMIC_SEQ_CST) >= 1 && asleep(main_tid);
 	add_part(&measured, 2);
 	snprintf(path, sizeof(path), "/sys/class/block/%.40s/uevent", measured.loop[2] + 5);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -707,13 +737,16 @@ static void test_partition_wait(void **state)
 	spec_for(&spec, &measured, true);
 	ufd = uevent_open();
 	assert_true(ufd >= 0);
-	/* p2 arrives while it waits (or before it looks: either way it is found) */
+	main_tid = gettid();
+	added_while_waiting = false;
 	assert_int_equal(pthread_create(&t, NULL, add_p2_later, NULL), 0);
 	int r = extension_mount(rootfd, &spec, "vdb", timing_now_us() + 30000000, ufd, &res, err, sizeof(err));
 	assert_int_equal(pthread_join(t, NULL), 0);
 	close(ufd);
 	if (r != 0)
 		fail_msg("%s", err);
+	/* it was waiting (not done before p2 came) and the uevent woke it */
+	assert_true(added_while_waiting);
 	assert_int_equal(res.mode, EXTENSION_VERITY);
 	assert_mounted("/dev/mapper/extension-coco");
 }
