@@ -198,7 +198,7 @@ struct image {
 	uint64_t bytes[3];
 	char params[512];
 };
-static struct image measured, unmeasured, notable, ext4disk, other;
+static struct image measured, unmeasured, notable, ext4disk, other, three;
 
 static dev_t dev_of(const char *node)
 {
@@ -271,12 +271,20 @@ static int group_setup(void **state)
 	memset(&ext4disk, 0, sizeof(ext4disk));
 	attach(&ext4disk, 0, fixture_path("ext4.img"), 0, 4 << 20);
 	build(&other, "", "other.img");
+	/* the measured image with a third partition the kernel may never add */
+	fixture_run("cp %s %s && truncate -s +2M %s && echo ',1M,83' | sfdisk --quiet --append %s >/dev/null",
+		    fixture_path("measured.img"), fixture_path("three.img"), fixture_path("three.img"),
+		    fixture_path("three.img"));
+	memset(&three, 0, sizeof(three));
+	struct stat st;
+	assert_int_equal(stat(fixture_path("three.img"), &st), 0);
+	attach(&three, 0, fixture_path("three.img"), 0, (uint64_t)st.st_size);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other };
+	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other, &three };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
@@ -303,7 +311,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other };
+	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other, &three };
 
 	(void)state;
 	close(rootfd);
@@ -676,6 +684,24 @@ static void test_partition_missing(void **state)
 	assert_nothing_left();
 }
 
+static void test_partition_3_not_waited_for(void **state)
+{
+	struct extension_spec spec;
+	struct extension_result res;
+	char err[512] = "";
+
+	(void)state;
+	/* the table lists 1, 2 and 3; sysfs shows 1 and 2: enough, no wait */
+	assert_int_equal(tree_apply(root, "disk vdb serial=extension-coco\n"), 0);
+	blockdev("vdb", three.dev[0], three.bytes[0]);
+	add_part(&measured, 1);
+	add_part(&measured, 2);
+	spec_for(&spec, &measured, true);
+	assert_int_equal(mount_it(&spec, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.mode, EXTENSION_VERITY);
+	assert_mounted("/dev/mapper/extension-coco");
+}
+
 static pid_t main_tid;
 static bool added_while_waiting;
 
@@ -883,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partition_3_not_waited_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verity_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mount_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_fails, setup, teardown),
