@@ -551,8 +551,8 @@ static int modules_load_alias(struct modules_ctx *c, const char *name, size_t le
 		if (!first_err)
 			first_err = r;
 		if (flen < sizeof(failed))
-			flen += (size_t)snprintf(failed + flen, sizeof(failed) - flen, "%s%.*s (%s)", flen ? ", " : "",
-						 (int)t->namelen, t->name, why);
+			flen += (size_t)snprintf(failed + flen, sizeof(failed) - flen, "%s%.*s (%s)",
+						 flen ? ", " : "", (int)t->namelen, t->name, why);
 	}
 	if (loaded == 0) {
 		modules_err(c, "module %s: no module for this alias loaded: %s", want, failed);
