@@ -494,7 +494,7 @@ static void modules_alias_normalize(char *s)
  * tried; it is loaded when one of them loads. */
 static int modules_load_alias(struct modules_ctx *c, const char *name, size_t len, unsigned depth, bool *ret_found)
 {
-	char want[65], pat[256], failed[384] = "", why[256];
+	char want[65], pat[256], failed[384] = "", why[256], shown[LOG_ESCAPED_SIZE(64)];
 	size_t targets[MODULES_ALIAS_TARGETS_MAX], nt = 0, flen = 0;
 	const char *p, *end, *w;
 	unsigned loaded = 0;
@@ -563,11 +563,13 @@ static int modules_load_alias(struct modules_ctx *c, const char *name, size_t le
 						 flen ? ", " : "", (int)t->namelen, t->name, why);
 	}
 	if (loaded == 0) {
-		modules_err(c, "module %s: no module for this alias loaded: %s", want, failed);
+		modules_err(c, "module %s: no module for this alias loaded: %s",
+			    log_escape(shown, sizeof(shown), name, len), failed);
 		return first_err;
 	}
 	if (first_err)
-		log_debug("module alias %s: %u of %zu modules loaded; failed: %s", want, loaded, nt, failed);
+		log_debug("module alias %s: %u of %zu modules loaded; failed: %s",
+			  log_escape(shown, sizeof(shown), name, len), loaded, nt, failed);
 	return 0;
 }
 
