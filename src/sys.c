@@ -5,6 +5,7 @@
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -40,4 +41,9 @@ int sys_finit_module(int fd, const char *params, int flags)
 int sys_ioctl(int fd, unsigned long request, void *arg)
 {
 	return ioctl(fd, request, arg) < 0 ? -errno : 0;
+}
+
+int sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev)
+{
+	return mknodat(dirfd, path, (mode_t)mode, (dev_t)dev) < 0 ? -errno : 0;
 }

@@ -37,12 +37,13 @@ void log_set_level(int level);
 int log_get_level(void);
 /* Takes ownership of fd (closed on the next log_set_fd). -1 means stderr. */
 void log_set_fd(int fd, enum log_sink sink);
-/* A second fd (the console) that receives lines at level <= LOG_LVL_WARN
- * which the kernel would not print itself from kmsg: those at or above its
- * console_loglevel (first field of /proc/sys/kernel/printk; 4 with `quiet`).
- * Without this a warning would show twice, or not at all under `quiet`.
- * get_loglevel is asked once, at the first such line, so a boot that logs
- * none never reads the file. */
+/* A second fd (the console) that receives the lines the kernel would not
+ * print itself from kmsg but that must show: at level <= LOG_LVL_WARN or
+ * with LOG_CONSOLE, those at or above its console_loglevel (first field of
+ * /proc/sys/kernel/printk; 4 with `quiet`), and any line the kmsg budget
+ * keeps from kmsg that the kernel would have printed. Without this a warning
+ * would show twice, or not at all under `quiet`. get_loglevel is asked
+ * once, at the first line that needs it (the version line, in a boot). */
 void log_set_console_fd(int fd, int (*get_loglevel)(void));
 /* Lines written to the kmsg fd in the current rate-limit window. */
 unsigned log_kmsg_count(void);

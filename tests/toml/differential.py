@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: Apache-2.0
 # A seeded corpus (initdata documents with every string form and escape,
-# dotted and quoted keys, tables, inline tables, and their mutations) run
+# dotted and quoted keys, tables, inline tables; documents where tables,
+# dotted keys and inline tables of few names meet; and their mutations) run
 # through `cocoinit initdata show --toml` and tomllib: every accepted document
 # must mean what tomllib says, what tomllib refuses must be refused, what it
 # accepts inside the subset must be accepted. Fails on any disagreement.
@@ -23,7 +24,7 @@ def main():
     bad = []
     try:
         for _ in range(docs):
-            base = tomlgen.initdata(r)
+            base = tomlgen.initdata(r) if r.random() < 0.6 else tomlgen.structure(r)
             for data in [base] + [tomlgen.mutate(r, base) for _ in range(4)]:
                 verdict, problem = scratch.check(cocoinit, data)
                 counts[verdict] += 1

@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     r = random.Random(args.seed)
-    pool = [tomlgen.initdata(r) for _ in range(50)]
+    pool = [tomlgen.initdata(r) for _ in range(50)] + [tomlgen.structure(r) for _ in range(50)]
     scratch = tomlcheck.Scratch()
     execs, bad = 0, []
     verdicts = {"accept": 0, "refuse": 0, "outside": 0}
@@ -31,8 +31,10 @@ def main():
     try:
         while time.monotonic() < end and len(bad) < 5:
             c = r.random()
-            if c < 0.1:
+            if c < 0.05:
                 data = tomlgen.initdata(r)
+            elif c < 0.1:
+                data = tomlgen.structure(r)
             elif c < 0.2:
                 a, b = r.choice(pool), r.choice(pool)
                 data = a[:r.randrange(len(a) + 1)] + b[r.randrange(len(b) + 1):]

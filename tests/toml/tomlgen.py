@@ -90,6 +90,9 @@ def integer(r):
 
 def value(r, depth=0):
     c = r.random()
+    if c < 0.03:
+        return r.choice(["3.14", "-0.0", "1e6", "inf", "-nan", "1979-05-27", "07:32:00", "1979-05-27T07:32:00Z",
+                         "1979-05-27 07:32:00.5+01:00"])
     if c < 0.6 or depth > 2:
         return string(r)
     if c < 0.7:
@@ -104,6 +107,34 @@ def value(r, depth=0):
     for i in range(r.randrange(4)):
         items.append("%s = %s" % ("k%d" % i if r.random() < 0.5 else key(r), value(r, depth + 1)))
     return "{" + ", ".join(items) + "}"
+
+
+SMALL = ["a", "b", "c", '"a"', "'b'"]
+
+
+def small_key(r, parts=3):
+    return r.choice([".", " . "]).join(r.choice(SMALL) for _ in range(r.randrange(1, parts + 1)))
+
+
+def small_value(r, depth=0):
+    c = r.random()
+    if c < 0.4 or depth > 2:
+        return r.choice(['"x"', "'y'", "1", "true", '"""z"""'])
+    if c < 0.6:
+        return "[" + ", ".join(small_value(r, depth + 1) for _ in range(r.randrange(3))) + "]"
+    return "{" + ", ".join("%s = %s" % (small_key(r, 2), small_value(r, depth + 1)) for _ in range(r.randrange(4))) + "}"
+
+
+def structure(r):
+    """Tables, dotted keys and inline tables over a three-letter alphabet, so
+    that they meet: TOML's rules on defining and extending tables."""
+    lines = []
+    for _ in range(r.randrange(1, 10)):
+        if r.random() < 0.3:
+            lines.append("[%s]" % small_key(r))
+        else:
+            lines.append("%s = %s" % (small_key(r), small_value(r)))
+    return ("\n".join(lines) + "\n").encode()
 
 
 def initdata(r):

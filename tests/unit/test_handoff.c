@@ -430,7 +430,8 @@ static int supervise_status;
 static int supervise_child(void)
 {
 	struct vsock_listener ls[1] = { { .fd = -1, .port = 1027, .name = "passfd" } };
-	struct handoff_env e = { 0 };
+	static const struct handoff_limits limits = { .oom_score_adj = "518", .nofile = 778 };
+	struct handoff_env e = { .limits = &limits };
 	int status = 0;
 
 	/* Stands in for PID 1: orphans of the agent are reparented to us. */
@@ -457,7 +458,8 @@ static void test_supervise_agent(void **state)
 
 	/* The agent leaves an orphan that exits, asks its supervisor to send it
 	 * SIGTERM (by signalling the supervisor, which forwards), and exits 3. */
-	write_agent("{ echo \"pid=$$\"; env | grep -E '^LISTEN_' | sort; readlink /proc/$$/fd/3; } > $out\n"
+	write_agent("{ echo \"pid=$$\"; env | grep -E '^LISTEN_' | sort; readlink /proc/$$/fd/3;\n"
+		    "  echo \"oom=$(cat /proc/$$/oom_score_adj) nofile=$(ulimit -n)\"; } > $out\n"
 		    "sh -c 'sh -c \"echo \\$\\$ > $out.orphan\" & ' ; i=0\n"
 		    "while [ ! -s $out.orphan ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done\n"
 		    "o=$(cat $out.orphan); i=0\n"
@@ -472,6 +474,8 @@ static void test_supervise_agent(void **state)
 	assert_int_equal(supervise_status, 3);
 	assert_non_null(strstr(r, "got TERM\n"));
 	assert_non_null(strstr(r, "orphan reaped\n"));
+	/* Set in the child: the agent's, not the supervisor's. */
+	assert_non_null(strstr(r, "\noom=518 nofile=778\n"));
 	assert_non_null(strstr(r, "LISTEN_FDS=1\n"));
 	assert_non_null(strstr(r, "socket:["));
 	p = strstr(r, "pid=");
