@@ -61,11 +61,12 @@ static int state_json_escape(char *out, size_t outsz, const char *s, size_t len,
 			snprintf(out + o, 7, "\\u%04x", cp);
 			o += 6;
 			i += n - 1;
-		} else if (c == '"' || c == '\\') {
+		} else if (c == '"' || c == '\\' || (utf8 && (c == '\n' || c == '\t' || c == '\r'))) {
+			/* Short forms for text (a TOML value's lines stay readable); JSON and TOML both read them. */
 			if (o + 2 + 2 > outsz)
 				return -ENOSPC;
 			out[o++] = '\\';
-			out[o++] = (char)c;
+			out[o++] = c == '\n' ? 'n' : c == '\t' ? 't' : c == '\r' ? 'r' : (char)c;
 		} else if (c < 0x20 || c == 0x7f || (c >= 0x80 && !utf8)) {
 			/* Latin-1 reading of the byte: U+0000..U+00FF, never invalid UTF-8. */
 			if (o + 6 + 2 > outsz)

@@ -38,7 +38,7 @@ static void test_escape_utf8(void **state)
 	const char in[] = "\xc3\xa9t\xc3\xa9 \xe2\x82\xac\n\x7f\"";
 	int n = state_json_utf8(out, sizeof(out), in, sizeof(in) - 1);
 
-	assert_string_equal(out, "\"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\\u000a\\u007f\\\"\"");
+	assert_string_equal(out, "\"\xc3\xa9t\xc3\xa9 \xe2\x82\xac\\n\\u007f\\\"\"");
 	assert_int_equal(n, (int)strlen(out));
 	/* Characters a terminal acts on stay escaped: C1 CSI, RLO, LRI, LS. */
 	n = state_json_utf8(out, sizeof(out), "a\xc2\x9b" "b\xe2\x80\xae" "c\xe2\x81\xa6\xe2\x80\xa8\xe2\x80\xa7\xc2\xa0", 19);
