@@ -13,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -901,11 +902,23 @@ static void test_uevent_real_kernel_event(void **state)
 
 /* A disk whose serial attribute shows up only after its add event (as on
  * kernels before about 4.20): the first look finds no `serial`, the
- * second, UEVENT_RETRY_MS later, finds it. */
+ * second, UEVENT_RETRY_MS later, finds it. The attribute is made when the
+ * second look is queued (the waiter's hook), so the test does not race. */
+static char late_serial_path[512];
+static unsigned late_hook_calls;
+
+static void late_serial_hook(const char *name)
+{
+	late_hook_calls++;
+	int sfd = open(late_serial_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(sfd >= 0);
+	assert_int_equal(util_write_all(sfd, "initdata", 8), 0);
+	close(sfd);
+}
+
 static void test_uevent_serial_after_event(void **state)
 {
 	const char *disk;
-	char serial[512];
 	struct discover_result res;
 	struct discover_opts o;
 	struct fixture f;
@@ -913,29 +926,48 @@ static void test_uevent_serial_after_event(void **state)
 
 	if (!uevent_setup(&disk, &fd, &f, &o))
 		return;
-	snprintf(serial, sizeof(serial), "%s/sys/class/block/%s/serial", f.root, disk);
-	assert_int_equal(unlink(serial), 0);
-
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* The event first, the attribute 20 ms later: well inside the
-		 * retry's 50 ms, well after the event is read on an idle machine. */
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		if (replay_add(disk) < 0)
-			_exit(1);
-		nanosleep(&ts, NULL);
-		int sfd = open(serial, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		_exit(sfd >= 0 && util_write_all(sfd, "initdata", 8) == 0 ? 0 : 1);
-	}
+	snprintf(late_serial_path, sizeof(late_serial_path), "%s/sys/class/block/%s/serial", f.root, disk);
+	assert_int_equal(unlink(late_serial_path), 0);
+	late_hook_calls = 0;
+	uevent_retry_queued_hook = late_serial_hook;
+	assert_int_equal(replay_add(disk), 0);
 	int r = discover_run(f.rootfd, &o, &res);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	uevent_retry_queued_hook = NULL;
 	assert_int_equal(r, 0);
 	assert_string_equal(res.name, disk);
 	assert_int_equal(res.method, DISCOVER_UEVENT);
+	/* the second look ran and is what found it */
+	assert_int_equal(late_hook_calls, 1);
+	assert_int_equal(res.retries, 1);
 	close(fd);
+	fx_done(&f);
+}
+
+/* The receive queue overran while the disk's `add` was in it: discovery
+ * looks at every disk again instead of waiting for an event that is gone. */
+static void test_uevent_overrun_rescans(void **state)
+{
+	struct fixture f = fx_manifest("disk vda\ndisk vdz serial=initdata\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	const char *disk = real_disk();
+	struct discover_result res;
+	int one = 1;
+
+	if (!disk) {
+		fx_done(&f);
+		skip();
+		return;
+	}
+	o.uevent_fd = uevent_open();
+	assert_true(o.uevent_fd >= 0);
+	assert_int_equal(setsockopt(o.uevent_fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+	for (int i = 0; i < 200; i++)
+		assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_by_uevent(f.rootfd, &o, timing_now_us() + 2000 * 1000, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdz");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_logged("uevent: receive queue overrun, events lost; looking at every disk again");
+	close(o.uevent_fd);
 	fx_done(&f);
 }
 
@@ -1097,6 +1129,7 @@ int main(void)
 		cmocka_unit_test(test_magic_only_when_asked),
 		cmocka_unit_test(test_uevent_real_kernel_event),
 		cmocka_unit_test(test_uevent_serial_after_event),
+		cmocka_unit_test(test_uevent_overrun_rescans),
 		cmocka_unit_test(test_format_matches),
 		cmocka_unit_test(test_no_byid_when_udev_runs),
 		cmocka_unit_test(test_waiter_choice),
