@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cocoinit/extension.h"
 #include "cocoinit/serial.h"
 
 #define CONFIG_PATH_MAX 256
@@ -22,6 +23,7 @@
 #define CONFIG_DEFAULT_MAX_BYTES (1024 * 1024)
 #define CONFIG_MAX_BYTES_LIMIT (64 * 1024 * 1024) /* cocoinit.initdata_max_bytes at most */
 #define CONFIG_TIMEOUT_MS_MAX 86400000            /* cocoinit.initdata_timeout_ms at most: a day */
+#define CONFIG_DEFAULT_EXTENSION_TIMEOUT_MS 5000
 
 enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
 enum agent_mode { AGENT_EXEC, AGENT_SUPERVISE };
@@ -69,6 +71,12 @@ struct config {
 	size_t n_mounts;
 
 	int log_level; /* LOG_LVL_* */
+
+	/* kata.extension.<name>.verity_params, in command-line order (a later
+	 * key for the same name replaces the spec in place) */
+	struct extension_spec extensions[EXTENSION_MAX];
+	size_t n_extensions;
+	uint64_t extension_timeout_ms; /* cocoinit.extension_timeout_ms */
 };
 
 /* Fills cfg with the defaults of CONTRACT section 3. */
