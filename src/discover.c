@@ -943,6 +943,22 @@ int discover_by_magic(int rootfd, const struct discover_opts *opts, struct disco
 	return discover_end(result, start, discover_step_magic(rootfd, opts, result));
 }
 
+/* After a find: the by-id link later stages look for. When udevd runs the
+ * link is its to make (it may not have got to this disk yet); making it too
+ * would race with udev's own. */
+static void discover_link(int rootfd, const struct discover_opts *opts, int r, const struct discover_result *result)
+{
+	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
+	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
+		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
+		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
+		char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
+		if (k < 0 && k != -ENOENT)
+			log_warn("initdata: can't create the by-id link for %s: %s",
+				 discover_esc_name(edev, sizeof(edev), result->devnode), strerror(-k));
+	}
+}
+
 int discover_run(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
 	uint64_t start = timing_now_us();
@@ -984,18 +1000,82 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 	else
 		r = -ENOENT;
 out:
-	/* When udevd runs the link is its to make (it may not have got to this
-	 * disk yet); making it too would race with udev's own. */
-	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
-	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
-		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
-		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
-		char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
-		if (k < 0 && k != -ENOENT)
-			log_warn("initdata: can't create the by-id link for %s: %s",
-				 discover_esc_name(edev, sizeof(edev), result->devnode), strerror(-k));
-	}
+	discover_link(rootfd, opts, r, result);
 	result->elapsed_us = timing_now_us() - start;
 	return r;
 }
 
+
+int discover_all(int rootfd, const struct discover_opts *opts, struct discover_set *set,
+		 struct discover_result *result)
+{
+	uint64_t start = timing_now_us();
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	struct discover_target *it = NULL;
+	int r = -ENOENT, k;
+
+	memset(result, 0, sizeof(*result));
+	if (opts) {
+		if (!opts->serial || opts->serial_len == 0 || opts->serial_len > SERIAL_MAX)
+			return -EINVAL;
+		if (opts->serial_len > SERIAL_VIRTIO_MAX)
+			log_warn("initdata: serial=%s is longer than %d bytes; virtio disks are matched on the first %d",
+				 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
+				 SERIAL_VIRTIO_MAX);
+		if (set->n >= DISCOVER_TARGET_MAX)
+			return -E2BIG;
+		/* initdata is one more target of the scan, the first */
+		memmove(&set->t[1], &set->t[0], set->n * sizeof(set->t[0]));
+		set->n++;
+		it = &set->t[0];
+		memset(it, 0, sizeof(*it));
+		it->serial = opts->serial;
+		it->serial_len = opts->serial_len;
+		it->deadline_us = (opts->methods & DISCOVER_UEVENT) ? start + opts->timeout_ms * 1000 : 0;
+		it->status = -ENOENT;
+		/* the fast paths first: taken without a scan for initdata's sake,
+		 * and its disk is not read again by the scan */
+		if ((opts->methods & DISCOVER_HINT) && opts->hint && *opts->hint) {
+			r = discover_step_hint(rootfd, opts, result);
+			if (r == -ENOTUNIQ)
+				goto out;
+		}
+		if (r != 0 && (opts->methods & DISCOVER_BYID))
+			r = discover_step_id(rootfd, opts, result);
+		if (r == 0) {
+			it->done = true;
+			it->status = 0;
+			util_strlcpy(set->skip, result->name, sizeof(set->skip));
+		}
+		if (!(opts->methods & DISCOVER_SYSFS))
+			it->done = true;
+	}
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done)
+			set->t[i].status = -ENOENT;
+	k = discover_set_scan(rootfd, set);
+	if (k < 0)
+		log_warn("discover: %s: %s", DISCOVER_SYSFS_DIR, strerror(-k));
+	k = discover_set_wait(rootfd, set);
+	if (k < 0)
+		log_warn("discover: waiting for disks: %s", strerror(-k));
+	if (!it)
+		goto out;
+	result->examined += set->examined;
+	if (!it->done) {
+		r = it->status;
+		if (r == 0)
+			discover_found(result, it->result.name, it->result.method, it->result.kind);
+		else if (r == -ENOTUNIQ)
+			discover_ambiguous(result, it->result.matches, it->result.n_matches, it->result.method);
+	}
+	if (r == -ENOENT && (opts->methods & DISCOVER_MAGIC))
+		r = discover_step_magic(rootfd, opts, result);
+out:
+	if (it)
+		it->status = r;
+	if (opts)
+		discover_link(rootfd, opts, r, result);
+	result->elapsed_us = timing_now_us() - start;
+	return r;
+}

@@ -130,6 +130,14 @@ int discover_set_scan(int rootfd, struct discover_set *set);
  * 0, or -errno of the wait. */
 int discover_set_wait(int rootfd, struct discover_set *set);
 
+/* initdata (opts, or NULL when off) and the targets already in set, found
+ * together: initdata's hint and by-id first (their hit is not read again),
+ * then one scan and one wait for all. Inserts initdata as set->t[0] (set->n
+ * grows by one). Returns initdata's result as discover_run() does (-ENOENT
+ * when opts is NULL); the other targets' in set. */
+int discover_all(int rootfd, const struct discover_opts *opts, struct discover_set *set,
+		 struct discover_result *result);
+
 /* Writes "/dev/vdb,/dev/vdd" for result->matches (names escaped as in
  * log_escape()) to buf, size DISCOVER_MATCHES_SIZE or less. 0, or -ENOBUFS
  * when not every name fit (buf holds the whole entries that did). */

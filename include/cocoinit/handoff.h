@@ -14,6 +14,7 @@ struct handoff_env {
 	const char *dir;
 	const char *format;
 	const char *method;
+	const char *extensions; /* "coco:gpu", the extensions mounted; NULL or "" when none */
 };
 
 /* Longest pid the LISTEN_PID placeholder slot holds (digits). */
