@@ -611,9 +611,6 @@ int discover_set_scan(int rootfd, struct discover_set *set)
 	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
 	int r;
 
-	for (size_t i = 0; i < set->n; i++)
-		if (!set->t[i].done && set->t[i].status != 0 && set->t[i].status != -ENOTUNIQ)
-			set->t[i].status = -ENOENT;
 	if (sysfd < 0)
 		return sysfd;
 	r = discover_set_scan_at(sysfd, set, DISCOVER_SYSFS);

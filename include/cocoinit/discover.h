@@ -96,7 +96,8 @@ struct discover_target {
 	size_t serial_len;
 	uint64_t deadline_us; /* CLOCK_BOOTTIME; waited for only while ahead */
 	bool done;            /* found by the caller already (hint, by-id): not matched */
-	/* Out: 0 found, -ENOENT missing, -ENOTUNIQ two or more disks. */
+	/* -ENOENT before the first scan; then 0 found, -ENOENT missing,
+	 * -ENOTUNIQ two or more disks. */
 	int status;
 	struct discover_result result; /* name, devnode, method, kind, matches */
 };

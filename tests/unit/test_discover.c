@@ -971,6 +971,138 @@ static void test_uevent_overrun_rescans(void **state)
 	fx_done(&f);
 }
 
+/* --- several disks in one scan (initdata and extensions) --- */
+
+static void set_add(struct discover_set *set, const char *serial, uint64_t deadline_us)
+{
+	struct discover_target *t = &set->t[set->n++];
+
+	memset(t, 0, sizeof(*t));
+	t->serial = serial;
+	t->serial_len = strlen(serial);
+	t->deadline_us = deadline_us;
+	t->status = -ENOENT;
+}
+
+static void test_all_one_scan(void **state)
+{
+	/* initdata (no by-id link), two extensions, one with a name the device cuts */
+	struct fixture f = fx_manifest("disk vda\n"
+				       "disk vdb serial=initdata\n"
+				       "disk vdc serial=extension-coco\n"
+				       "part vdc1 of=vdc\n"
+				       "part vdc2 of=vdc\n"
+				       "disk vdd serial=data\n"
+				       "disk vde serial=extension-averylongn\n");
+	static struct discover_set set;
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set_add(&set, "extension-averylongname", 0);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = -1;
+	assert_int_equal(discover_all(f.rootfd, &o, &set, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(set.n, 3);
+	assert_int_equal(set.t[1].status, 0);
+	assert_string_equal(set.t[1].result.name, "vdc");
+	assert_int_equal(set.t[2].status, 0);
+	assert_string_equal(set.t[2].result.name, "vde");
+	assert_int_equal(set.n_strays, 0);
+	/* every whole disk read once: vda..vde, not the partitions, nothing twice */
+	assert_int_equal(set.examined, 5);
+	assert_int_equal(res.examined, 5);
+	fx_done(&f);
+}
+
+static void test_all_byid_not_read_again(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	static struct discover_set set;
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(tree_apply(f.root, "disk vdd serial=extension-coco\n"), 0);
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set.uevent_fd = -1;
+	assert_int_equal(discover_all(f.rootfd, &o, &set, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_string_equal(set.t[1].result.name, "vdd");
+	/* by-id read vdb; the scan read vda, vdc, vdd (not vdb again) */
+	assert_int_equal(res.examined, 1 + 3);
+	fx_done(&f);
+}
+
+static void test_all_refusals(void **state)
+{
+	struct fixture f = fx_manifest("disk vda serial=initdata\n"
+				       "disk vdb serial=extension-coco\n"
+				       "disk vdc serial=extension-coco\n"
+				       "disk vdd serial=extension-other\n"
+				       "disk vde serial=extension-third\n");
+	static struct discover_set set;
+	struct discover_result res;
+
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set_add(&set, "extension-missing", 0);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = -1;
+	/* initdata off: only the extensions */
+	assert_int_equal(discover_all(f.rootfd, NULL, &set, &res), -ENOENT);
+	assert_int_equal(set.n, 2);
+	assert_int_equal(set.t[0].status, -ENOTUNIQ);
+	assert_int_equal(set.t[0].result.n_matches, 2);
+	assert_string_equal(set.t[0].result.matches[0], "vdb");
+	assert_string_equal(set.t[0].result.matches[1], "vdc");
+	assert_int_equal(set.t[1].status, -ENOENT);
+	/* two extension disks no target names */
+	assert_int_equal(set.n_strays, 2);
+	assert_string_equal(set.strays[0], "vdd");
+	assert_string_equal(set.strays[1], "vde");
+	assert_memory_equal(set.stray_serial, "extension-", 10);
+	fx_done(&f);
+}
+
+/* An extension disk that arrives after the scan is found by its uevent;
+ * the wait ends as soon as every target is found. */
+static void test_all_late_extension(void **state)
+{
+	const char *disk = real_disk();
+	static struct discover_set set;
+	struct fixture f;
+	char manifest[160];
+
+	if (!disk) {
+		skip();
+		return;
+	}
+	f = fx_manifest("disk vdb serial=initdata\n");
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "initdata", 0);
+	set_add(&set, "extension-coco", timing_now_us() + 20 * 1000 * 1000);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = uevent_open();
+	assert_true(set.uevent_fd >= 0);
+	assert_int_equal(discover_set_scan(f.rootfd, &set), 0);
+	assert_int_equal(set.t[0].status, 0);
+	assert_int_equal(set.t[1].status, -ENOENT);
+	/* the disk appears in the tree and announces itself: the real kernel's event */
+	snprintf(manifest, sizeof(manifest), "disk %s serial=extension-coco\n", disk);
+	assert_int_equal(tree_apply(f.root, manifest), 0);
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_set_wait(f.rootfd, &set), 0);
+	assert_int_equal(set.t[1].status, 0);
+	assert_string_equal(set.t[1].result.name, disk);
+	assert_int_equal(set.t[1].result.method, DISCOVER_UEVENT);
+	fx_done(&f);
+	close(set.uevent_fd);
+}
+
 static void test_format_matches(void **state)
 {
 	struct discover_result res = { .n_matches = 2 };
@@ -1130,6 +1262,10 @@ int main(void)
 		cmocka_unit_test(test_uevent_real_kernel_event),
 		cmocka_unit_test(test_uevent_serial_after_event),
 		cmocka_unit_test(test_uevent_overrun_rescans),
+		cmocka_unit_test(test_all_one_scan),
+		cmocka_unit_test(test_all_byid_not_read_again),
+		cmocka_unit_test(test_all_refusals),
+		cmocka_unit_test(test_all_late_extension),
 		cmocka_unit_test(test_format_matches),
 		cmocka_unit_test(test_no_byid_when_udev_runs),
 		cmocka_unit_test(test_waiter_choice),
