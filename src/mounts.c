@@ -192,8 +192,7 @@ int mounts_is_mounted(int rootfd, const char *target, const char *fstype)
 	return r < 0 ? r : q.found;
 }
 
-/* mkdir -p of an absolute path, below rootfd. */
-static int mounts_mkdir_p(int rootfd, const char *path, mode_t mode)
+int mounts_mkdir_p(int rootfd, const char *path, mode_t mode)
 {
 	char buf[CONFIG_PATH_MAX];
 	size_t len;

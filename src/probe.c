@@ -77,3 +77,37 @@ int probe_type_supported(const char *type)
 			return 1;
 	return 0;
 }
+
+int probe_partitions(int fd, uint64_t *ret_mask)
+{
+	_cleanup_(blkid_free_probep) blkid_probe pr = NULL;
+	blkid_partlist ls;
+	uint64_t mask = 0;
+	int r, n;
+
+	pr = blkid_new_probe();
+	if (!pr)
+		return -ENOMEM;
+	if (blkid_probe_set_device(pr, fd, 0, 0) < 0)
+		return -EIO;
+	blkid_probe_enable_superblocks(pr, 0);
+	blkid_probe_enable_partitions(pr, 1);
+	r = blkid_do_safeprobe(pr);
+	if (r == 1)
+		return -ENOENT;
+	if (r == -2)
+		return -ENOTUNIQ;
+	if (r < 0)
+		return -EIO;
+	ls = blkid_probe_get_partitions(pr);
+	if (!ls)
+		return -ENOENT;
+	n = blkid_partlist_numof_partitions(ls);
+	for (int i = 0; i < n; i++) {
+		int no = blkid_partition_get_partno(blkid_partlist_get_partition(ls, i));
+		if (no >= 1 && no <= 64)
+			mask |= UINT64_C(1) << (no - 1);
+	}
+	*ret_mask = mask;
+	return 0;
+}

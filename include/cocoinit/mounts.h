@@ -5,12 +5,17 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
 
 #include "cocoinit/cmdline.h"
 
 /* Whether target is a mount point of fstype per rootfd/proc/self/mountinfo
  * (or proc/mounts). 1 yes, 0 no, -errno. */
 int mounts_is_mounted(int rootfd, const char *target, const char *fstype);
+
+/* mkdir -p of path (leading '/' ignored) below rootfd, each missing
+ * directory with mode. A non-directory in the way is -ENOTDIR. 0 or -errno. */
+int mounts_mkdir_p(int rootfd, const char *path, mode_t mode);
 
 /* Mounts the early filesystems. Targets are created below rootfd (mode
  * 0755) and checked in rootfd/proc/self/mountinfo; sys_mount() gets the

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <stddef.h>
+#include <stdint.h>
 
 #define PROBE_TYPE_MAX 32
 
@@ -15,3 +16,10 @@ int probe_fd(int fd, char *out, size_t outsz);
 
 /* Whether type is one cocoinit mounts: iso9660, vfat, ext4, erofs, squashfs. */
 int probe_type_supported(const char *type);
+
+/* The partition table libblkid finds on a whole disk: sets bit n-1 of
+ * *ret_mask for each partition number n in 1..64 it lists. 0, -ENOENT when
+ * there is no partition table, -ENOTUNIQ when two tables claim the disk, or
+ * -errno. The kernel reads the same table; this says which partitions to
+ * wait for. */
+int probe_partitions(int fd, uint64_t *ret_mask);

@@ -11,3 +11,6 @@ int sys_umount(const char *target);
 int sys_reboot(int cmd);
 int sys_execve(const char *path, char *const argv[], char *const envp[]);
 int sys_finit_module(int fd, const char *params, int flags);
+/* ioctl(2) with one pointer argument (device-mapper, BLKROSET). */
+int sys_ioctl(int fd, unsigned long request, void *arg);
+int sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev);

@@ -19,7 +19,10 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <linux/dm-ioctl.h>
+#include <sys/ioctl.h>
 
+#include "cocoinit/sys.h"
 #include "cocoinit/util.h"
 #include "cocoinit/verity.h"
 #include "tree.h"
@@ -271,6 +274,333 @@ static void test_sizes_text(void **state)
 	assert_int_equal(verity_check_sizes(&p, UINT64_MAX, 4096, err, sizeof(err)), -EINVAL);
 }
 
+/* What the wrapped ioctls saw: each call's request and a copy of its buffer. */
+#define CALLS_MAX 8
+static struct {
+	unsigned long cmd;
+	union {
+		struct dm_ioctl io;
+		uint8_t bytes[sizeof(struct dm_ioctl) + sizeof(struct dm_target_spec) + VERITY_TABLE_MAX];
+	} buf;
+} calls[CALLS_MAX];
+static size_t n_calls;
+static unsigned long fail_cmd; /* this request fails with fail_errno */
+static int fail_errno;
+static struct {
+	char path[128];
+	unsigned mode;
+	unsigned long long dev;
+} nodes[4];
+static size_t n_nodes;
+static int mknod_errno;
+static char *root;
+static int rootfd = -1;
+
+int __wrap_sys_ioctl(int fd, unsigned long request, void *arg);
+int __wrap_sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev);
+
+int __wrap_sys_ioctl(int fd, unsigned long request, void *arg)
+{
+	struct dm_ioctl *io = arg;
+	char link[64], target[512];
+	ssize_t n;
+
+	/* always on the control node, opened read-write */
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_non_null(strstr(target, "/dev/mapper/control"));
+	assert_int_equal(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	assert_true(n_calls < CALLS_MAX);
+	assert_true(io->data_size >= sizeof(*io) && io->data_size <= sizeof(calls[0].buf));
+	calls[n_calls].cmd = request;
+	memcpy(calls[n_calls].buf.bytes, arg, io->data_size);
+	n_calls++;
+	if (request == fail_cmd)
+		return -fail_errno;
+	if (request == DM_DEV_CREATE || request == DM_DEV_SUSPEND)
+		io->dev = makedev(253, 3); /* the kernel's reply */
+	return 0;
+}
+
+int __wrap_sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev)
+{
+	int fd;
+
+	assert_int_equal(dirfd, rootfd);
+	if (mknod_errno)
+		return -mknod_errno;
+	/* a regular file stands in for the node */
+	fd = openat(dirfd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	assert_true(n_nodes < ARRAY_SIZE(nodes));
+	snprintf(nodes[n_nodes].path, sizeof(nodes[0].path), "%s", path);
+	nodes[n_nodes].mode = mode;
+	nodes[n_nodes].dev = dev;
+	n_nodes++;
+	return 0;
+}
+
+static int dm_setup(void **state)
+{
+	(void)state;
+	n_calls = n_nodes = 0;
+	fail_cmd = 0;
+	fail_errno = mknod_errno = 0;
+	memset(calls, 0, sizeof(calls));
+	root = tree_from_manifest("dir dev\n");
+	if (!root)
+		return -1;
+	rootfd = tree_open(root);
+	return rootfd < 0 ? -1 : 0;
+}
+
+static int dm_teardown(void **state)
+{
+	(void)state;
+	close(rootfd);
+	rootfd = -1;
+	tree_clear(&root);
+	return 0;
+}
+
+static bool exists(const char *path)
+{
+	struct stat st;
+
+	return fstatat(rootfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+/* The checks every device-mapper request must pass in the kernel. */
+static void assert_header(size_t i, unsigned long cmd, const char *name)
+{
+	const struct dm_ioctl *io = &calls[i].buf.io;
+
+	assert_int_equal(calls[i].cmd, cmd);
+	assert_int_equal(io->version[0], 4);
+	assert_int_equal(io->version[1], 0);
+	assert_int_equal(io->version[2], 0);
+	assert_string_equal(io->name, name);
+	assert_string_equal(io->uuid, "");
+	assert_int_equal(io->data_start, sizeof(struct dm_ioctl));
+	if (cmd != DM_TABLE_LOAD) {
+		assert_int_equal(io->data_size, sizeof(struct dm_ioctl));
+		assert_int_equal(io->flags, 0);
+		assert_int_equal(io->target_count, 0);
+	}
+}
+
+static void good_params(struct verity_params *p)
+{
+	char err[128];
+
+	assert_int_equal(parse(GOOD, p, err, sizeof(err)), 0);
+}
+
+static void test_create(void **state)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 0;
+
+	(void)state;
+	good_params(&p);
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, makedev(254, 1), makedev(254, 2), &dev, err,
+				       sizeof(err)),
+			 0);
+	assert_string_equal(err, "");
+	assert_int_equal(major(dev), 253);
+	assert_int_equal(minor(dev), 3);
+	/* no control node yet (dm_mod loaded after devtmpfs): made as misc 10:236 */
+	assert_int_equal(n_nodes, 2);
+	assert_string_equal(nodes[0].path, "dev/mapper/control");
+	assert_int_equal(nodes[0].mode, S_IFCHR | 0600);
+	assert_int_equal(nodes[0].dev, makedev(10, 236));
+	assert_string_equal(nodes[1].path, "dev/mapper/extension-coco");
+	assert_int_equal(nodes[1].mode, S_IFBLK | 0600);
+	assert_int_equal(nodes[1].dev, makedev(253, 3));
+
+	/* create, load read-only, resume; nothing else */
+	assert_int_equal(n_calls, 3);
+	assert_header(0, DM_DEV_CREATE, "extension-coco");
+	assert_header(1, DM_TABLE_LOAD, "extension-coco");
+	assert_header(2, DM_DEV_SUSPEND, "extension-coco");
+
+	const struct dm_ioctl *io = &calls[1].buf.io;
+	const struct dm_target_spec *spec = (const void *)(calls[1].buf.bytes + io->data_start);
+	const char *params = (const char *)(spec + 1);
+	static const char want[] = "1 254:1 254:2 4096 4096 1000 0 sha256 " ROOT " " SALT;
+	assert_int_equal(io->flags, DM_READONLY_FLAG);
+	assert_int_equal(io->target_count, 1);
+	assert_int_equal(spec->sector_start, 0);
+	assert_int_equal(spec->length, 8000);
+	assert_int_equal(spec->status, 0);
+	assert_string_equal(spec->target_type, "verity");
+	assert_string_equal(params, want);
+	/* the kernel's bounds: the params end, NUL included, inside data_size */
+	assert_true(io->data_size >= io->data_start + sizeof(*spec) + sizeof(want));
+	assert_int_equal(io->data_size % 8, 0);
+	assert_int_equal(spec->next, io->data_size - io->data_start);
+	/* the same table as verity_table() gives */
+	char table[VERITY_TABLE_MAX], joined[VERITY_TABLE_MAX];
+	assert_true(verity_table(&p, makedev(254, 1), makedev(254, 2), table, sizeof(table)) > 0);
+	snprintf(joined, sizeof(joined), "%llu %llu %s %s", (unsigned long long)spec->sector_start,
+		 (unsigned long long)spec->length, spec->target_type, params);
+	assert_string_equal(joined, table);
+	assert_true(exists("dev/mapper/extension-coco"));
+}
+
+/* Fails request cmd; the device must be removed again and no node left. */
+static void create_fails_at(unsigned long cmd, int e, const char *want_err, bool removed)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 12345;
+
+	good_params(&p);
+	fail_cmd = cmd;
+	fail_errno = e;
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, makedev(254, 1), makedev(254, 2), &dev, err,
+				       sizeof(err)),
+			 -e);
+	assert_string_equal(err, want_err);
+	assert_int_equal(dev, 12345);
+	if (removed) {
+		assert_header(n_calls - 1, DM_DEV_REMOVE, "extension-coco");
+	} else {
+		for (size_t i = 0; i < n_calls; i++)
+			assert_int_not_equal(calls[i].cmd, DM_DEV_REMOVE);
+	}
+	assert_false(exists("dev/mapper/extension-coco"));
+}
+
+static void test_create_fails(void **state)
+{
+	(void)state;
+	/* a device of that name exists: not ours to remove */
+	create_fails_at(DM_DEV_CREATE, EBUSY, "dm-verity extension-coco: DM_DEV_CREATE: Device or resource busy",
+			false);
+	assert_int_equal(n_calls, 1);
+}
+
+static void test_load_fails(void **state)
+{
+	(void)state;
+	create_fails_at(DM_TABLE_LOAD, EINVAL,
+			"dm-verity extension-coco: DM_TABLE_LOAD: Invalid argument (the kernel log says why)", true);
+	assert_int_equal(n_calls, 3);
+}
+
+static void test_resume_fails(void **state)
+{
+	(void)state;
+	create_fails_at(DM_DEV_SUSPEND, EIO, "dm-verity extension-coco: DM_DEV_SUSPEND: Input/output error", true);
+	assert_int_equal(n_calls, 4);
+}
+
+static void test_node_fails(void **state)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 0;
+
+	(void)state;
+	good_params(&p);
+	/* control exists; a directory where the node belongs */
+	assert_int_equal(tree_apply(root, "file dev/mapper/control\ndir dev/mapper/extension-coco/x\n"), 0);
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, makedev(254, 1), makedev(254, 2), &dev, err,
+				       sizeof(err)),
+			 -EISDIR);
+	assert_string_equal(err, "dm-verity extension-coco: cannot make /dev/mapper/extension-coco: Is a directory");
+	assert_int_equal(n_calls, 4);
+	assert_header(3, DM_DEV_REMOVE, "extension-coco");
+}
+
+static void test_stale_node_replaced(void **state)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 0;
+
+	(void)state;
+	good_params(&p);
+	assert_int_equal(tree_apply(root, "file dev/mapper/control\nfile dev/mapper/extension-coco stale\n"), 0);
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, makedev(254, 1), makedev(254, 2), &dev, err,
+				       sizeof(err)),
+			 0);
+	assert_int_equal(n_nodes, 1);
+	assert_string_equal(nodes[0].path, "dev/mapper/extension-coco");
+	struct stat st;
+	assert_int_equal(fstatat(rootfd, "dev/mapper/extension-coco", &st, 0), 0);
+	assert_int_equal(st.st_size, 0); /* the new one */
+}
+
+static void test_no_control(void **state)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 0;
+
+	(void)state;
+	good_params(&p);
+	mknod_errno = EPERM;
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, makedev(254, 1), makedev(254, 2), &dev, err,
+				       sizeof(err)),
+			 -EPERM);
+	assert_string_equal(err, "device-mapper: cannot open /dev/mapper/control: Operation not permitted (is dm_mod "
+				 "loaded?)");
+	assert_int_equal(n_calls, 0);
+}
+
+static void test_refused_before_ioctl(void **state)
+{
+	struct verity_params p;
+	char err[256] = "";
+	dev_t dev = 0;
+
+	(void)state;
+	good_params(&p);
+	assert_int_equal(verity_create(rootfd, "../x", &p, 1, 2, &dev, err, sizeof(err)), -EINVAL);
+	assert_int_equal(verity_create(rootfd, "", &p, 1, 2, &dev, err, sizeof(err)), -EINVAL);
+	assert_int_equal(verity_create(rootfd, "..", &p, 1, 2, &dev, err, sizeof(err)), -EINVAL);
+	char long_name[200];
+	memset(long_name, 'a', sizeof(long_name) - 1);
+	long_name[sizeof(long_name) - 1] = '\0';
+	assert_int_equal(verity_create(rootfd, long_name, &p, 1, 2, &dev, err, sizeof(err)), -EINVAL);
+	p.data_blocks = 0;
+	assert_int_equal(verity_create(rootfd, "extension-coco", &p, 1, 2, &dev, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "dm-verity extension-coco: invalid verity params");
+	assert_int_equal(n_calls, 0);
+	assert_int_equal(n_nodes, 0);
+}
+
+static void test_remove(void **state)
+{
+	(void)state;
+	assert_int_equal(tree_apply(root, "file dev/mapper/control\nfile dev/mapper/extension-coco\n"), 0);
+	/* busy (still mounted): the device and its node stay */
+	fail_cmd = DM_DEV_REMOVE;
+	fail_errno = EBUSY;
+	assert_int_equal(verity_remove(rootfd, "extension-coco"), -EBUSY);
+	assert_true(exists("dev/mapper/extension-coco"));
+	fail_cmd = 0;
+	assert_int_equal(verity_remove(rootfd, "extension-coco"), 0);
+	assert_int_equal(n_calls, 2);
+	assert_header(1, DM_DEV_REMOVE, "extension-coco");
+	assert_false(exists("dev/mapper/extension-coco"));
+	/* gone already: -ENXIO, and a stale node goes too */
+	assert_int_equal(tree_apply(root, "file dev/mapper/extension-coco\n"), 0);
+	fail_cmd = DM_DEV_REMOVE;
+	fail_errno = ENXIO;
+	assert_int_equal(verity_remove(rootfd, "extension-coco"), -ENXIO);
+	assert_false(exists("dev/mapper/extension-coco"));
+	assert_int_equal(verity_remove(rootfd, "a/b"), -EINVAL);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +609,15 @@ int main(void)
 		cmocka_unit_test(test_table),
 		cmocka_unit_test(test_sizes_text),
 		cmocka_unit_test(test_sizes_vs_veritysetup),
+		cmocka_unit_test_setup_teardown(test_create, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_create_fails, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_load_fails, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_fails, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_node_fails, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_stale_node_replaced, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_no_control, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_refused_before_ioctl, dm_setup, dm_teardown),
+		cmocka_unit_test_setup_teardown(test_remove, dm_setup, dm_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
