@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -223,6 +224,28 @@ static void report_file(const char *path)
 		if (!*e)
 			break;
 	}
+}
+
+/* "read PATH ok size=N" or "read PATH errno=EIO": reads the whole file,
+ * so a block that fails verification shows as the errno a reader gets. */
+static void report_read(const char *path)
+{
+	static char buf[65536];
+	size_t total = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		say("read %s open errno=%s", path, errno == ENOENT ? "ENOENT" : strerror(errno));
+		return;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)r;
+	if (r < 0)
+		say("read %s errno=%s", path, errno == EIO ? "EIO" : strerror(errno));
+	else
+		say("read %s ok size=%zu", path, total);
+	close(fd);
 }
 
 /* "dir PATH mode=0700 uid=0", then "dirent PATH NAME" for each entry:
@@ -732,15 +755,19 @@ int main(int argc, char **argv)
 	for (const char *p = conf; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
 		char path[512];
 		size_t n;
+		bool rd = strncmp(p, "read=", 5) == 0;
 
-		if (strncmp(p, "file=", 5) != 0)
+		if (strncmp(p, "file=", 5) != 0 && !rd)
 			continue;
 		n = strcspn(p + 5, "\n");
 		if (n >= sizeof(path))
 			continue;
 		memcpy(path, p + 5, n);
 		path[n] = '\0';
-		report_file(path);
+		if (rd)
+			report_read(path);
+		else
+			report_file(path);
 	}
 	/* Before report_listeners(): its accepts must not come first. */
 	if (conf_get("vsock_passfd_echo"))
