@@ -483,8 +483,12 @@ static int cmdline_set_extension(struct config *c, const struct arg *a, char *er
 	memset(&spec, 0, sizeof(spec));
 	memcpy(spec.name, name, namelen);
 	if (a->vallen > 0) {
+		/* The reason must survive a one-line error: a long value is cut first. */
 		if (verity_params_parse(a->val, a->vallen, &spec.params, why, sizeof(why)) < 0)
-			return cmdline_fail(err, errsz, key, a->val, a->vallen, "is not verity params: %s", why);
+			return a->vallen > 64 ? cmdline_fail(err, errsz, key, a->val, 64,
+							     "... (%zu bytes) is not verity params: %s", a->vallen, why)
+					      : cmdline_fail(err, errsz, key, a->val, a->vallen, "is not verity params: %s",
+							     why);
 		spec.measured = true;
 	}
 

@@ -216,8 +216,8 @@ def scenario_ext_hostile_params(t):
     line = EXT_CMDLINE + ["console=ttyS0", "panic=-1"]
     room = 2047 - len(" ".join(line)) - len(" " + ext_key("coco", "root_hash=")) - 1
     b = t.boot(EXT_CMDLINE + [ext_key("coco", "root_hash=" + "z" * room)], modules=EXT_MODULES)
-    expect_console(b, r"cocoinit: fatal: cmdline: kata\.extension\.coco\.verity_params: \"root_hash=z+\.\.\.\" "
-                      r"is not verity params: root_hash")
+    expect_console(b, r"cocoinit: fatal: cmdline: kata\.extension\.coco\.verity_params: \"root_hash=z{54}\" \.\.\. "
+                      r"\(\d{4} bytes\) is not verity params: root_hash: ")
     expect_powered_off_by_cocoinit(b)
     expect(not b.agent_ran(), "the agent ran")
 

@@ -640,6 +640,17 @@ static void test_extensions(void **state)
 	assert_int_equal(parse("kata.extension.a.verity_params=root_hash=zz"), -EINVAL);
 	assert_non_null(strstr(err, "kata.extension.a.verity_params: \"root_hash=zz\" is not verity params: "));
 	assert_int_equal(parse("kata.extension.a.verity_params=" PARAMS ",data_blocks=1"), -EINVAL);
+	assert_int_equal(parse("kata.extension.a.verity_params=" PARAMS ",data_block_size=3"), -EINVAL);
+	/* a long value is cut before the reason, so the reason stays on the line */
+	{
+		char line[2100];
+		int o = snprintf(line, sizeof(line), "kata.extension.a.verity_params=root_hash=");
+		memset(line + o, 'z', 1900);
+		line[o + 1900] = '\0';
+		assert_int_equal(parse(line), -EINVAL);
+		assert_non_null(strstr(err, "\" ... (1910 bytes) is not verity params: root_hash: "));
+		assert_true(strlen(err) < 256);
+	}
 
 	/* two names the device cuts to the same 20-byte serial */
 	BAD("kata.extension.longname-1x.verity_params kata.extension.longname-1y.verity_params",
