@@ -372,23 +372,27 @@ static void boot_extension(int rootfd, const struct extension_spec *spec, const 
 	if (t->status == -ENOTUNIQ) {
 		(void)discover_format_matches(&t->result, list, sizeof(list));
 		log_error("extension: ambiguous serial=%s devices=%s", esc, list);
-		boot_fail("extension: %s: %u disks have serial=%s; refusing to pick one", spec->name,
+		boot_fail("extension %s: %u disks have serial=%s; refusing to pick one", spec->name,
 			  t->result.n_matches, esc);
 		return;
 	}
 	if (t->status != 0) {
-		boot_fail("extension: %s: no disk with serial=%s within %llums", spec->name, esc,
+		boot_fail("extension %s: no disk with serial=%s within %llums", spec->name, esc,
 			  (unsigned long long)cfg.extension_timeout_ms);
 		return;
 	}
 	if (strlen(spec->name) + strlen(EXTENSION_SERIAL_PREFIX) > SERIAL_VIRTIO_MAX)
-		log_warn("extension: %s: its disk reports the serial cut to %d bytes (%s)", spec->name,
+		log_warn("extension %s: its disk reports the serial cut to %d bytes (%s)", spec->name,
 			 SERIAL_VIRTIO_MAX, esc);
 	snprintf(dev, sizeof(dev), "/dev/%s", t->result.name);
 	r = extension_mount(rootfd, spec, t->result.name, timing_now_us() + cfg.extension_timeout_ms * 1000,
 			    ext_uevent_fd, &er, err, sizeof(err));
 	if (r < 0) {
-		boot_fail("extension: %s: %s: %s", spec->name, dev, err[0] ? err : strerror(-r));
+		/* extension_mount() names the extension and the disk itself */
+		if (err[0])
+			boot_fail("%s", err);
+		else
+			boot_fail("extension %s (%s): %s", spec->name, dev, strerror(-r));
 		return;
 	}
 	se = &st.extensions[st.n_extensions++];
@@ -421,7 +425,7 @@ static void boot_extensions(int rootfd)
 			size_t o = strlen(list);
 			snprintf(list + o, sizeof(list) - o, "%s/dev/%s", i ? "," : "", disks.strays[i]);
 		}
-		boot_fail("extension: %s has serial=%s, which no kata.extension.<name>.verity_params names; refusing",
+		boot_fail("extension disk %s has serial=%s, which no kata.extension.<name>.verity_params names; refusing",
 			  list, log_escape(esc, sizeof(esc), disks.stray_serial, disks.stray_serial_len));
 	}
 	for (size_t i = 0; i < cfg.n_extensions; i++)

@@ -151,11 +151,11 @@ def scenario_ext_refusals(t):
                               ext_key("nohash", params), ext_key("huge", hparams), ext_key("absent", params)],
                modules=EXT_MODULES, agent_conf=ext_conf(*names))
     expect_ext_mounted(b, "good", params)
-    expect_console(b, r"cocoinit: fatal: extension: wrong: /dev/vd[a-z]: .*")
-    expect_console(b, r"cocoinit: fatal: extension: stripped: /dev/vd[a-z]: .*hash partition.*no verity params")
-    expect_console(b, r"cocoinit: fatal: extension: nohash: /dev/vd[a-z]: .*verity params.*no hash partition")
-    expect_console(b, r"cocoinit: fatal: extension: huge: /dev/vd[a-z]: .*data_blocks")
-    expect_console(b, r"cocoinit: fatal: extension: absent: no disk with serial=extension-absent within 1500ms$")
+    expect_console(b, r"cocoinit: fatal: extension wrong \(/dev/vd[a-z]\): cannot mount .*")
+    expect_console(b, r"cocoinit: fatal: extension stripped \(/dev/vd[a-z]\): has a dm-verity hash partition but the command line gives no verity params")
+    expect_console(b, r"cocoinit: fatal: extension nohash \(/dev/vd[a-z]\): the command line gives verity params but the disk has no dm-verity hash partition")
+    expect_console(b, r"cocoinit: fatal: extension huge \(/dev/vd[a-z]\): verity params do not fit the disk: .*")
+    expect_console(b, r"cocoinit: fatal: extension absent: no disk with serial=extension-absent within 1500ms$")
     expect(b.agent_ran(), "the agent did not run")
     mounts = b.mounts()
     for n in names[1:]:
@@ -167,7 +167,7 @@ def scenario_ext_refusals(t):
     expect(b.env().get("COCOINIT_EXTENSIONS") == "good", b.env().get("COCOINIT_EXTENSIONS"))
     st = b.state()
     expect([e["name"] for e in st["extensions"]] == ["good"], st["extensions"])
-    expect(len(st["errors"]) == 5 and all(e.startswith("extension: ") for e in st["errors"]), st["errors"])
+    expect(len(st["errors"]) == 5 and all(e.startswith("extension ") for e in st["errors"]), st["errors"])
 
 
 def scenario_ext_wrong_hash_poweroff(t):
@@ -178,7 +178,7 @@ def scenario_ext_wrong_hash_poweroff(t):
     t.disk("initdata", kata_raw(TOML))
     ext_disk(t, "extension-coco", wrong)
     b = t.boot(EXT_CMDLINE + [ext_key("coco", wparams)], modules=EXT_MODULES)
-    expect_console(b, r"cocoinit: fatal: extension: coco: /dev/vd[a-z]: ")
+    expect_console(b, r"cocoinit: fatal: extension coco \(/dev/vd[a-z]\): ")
     expect_not_console(b, r"cocoinit: extension: coco mounted")
     expect_powered_off_by_cocoinit(b)
     expect(not b.agent_ran(), "the agent ran")
@@ -200,10 +200,10 @@ def scenario_ext_ambiguous_and_stray(t):
                               ext_key("averylongname", lparams)],
                modules=EXT_MODULES, agent_conf=ext_conf("coco", "averylongname"))
     expect_console(b, r"cocoinit: extension: ambiguous serial=extension-coco devices=/dev/vd[a-z],/dev/vd[a-z]$")
-    expect_console(b, r"cocoinit: fatal: extension: coco: 2 disks have serial=extension-coco; refusing to pick one$")
-    expect_console(b, r"cocoinit: fatal: extension: /dev/vd[a-z] has serial=extension-evil, which no "
+    expect_console(b, r"cocoinit: fatal: extension coco: 2 disks have serial=extension-coco; refusing to pick one$")
+    expect_console(b, r"cocoinit: fatal: extension disk /dev/vd[a-z] has serial=extension-evil, which no "
                       r"kata.extension.<name>.verity_params names; refusing$")
-    expect_console(b, r"cocoinit: extension: averylongname: its disk reports the serial cut to 20 bytes "
+    expect_console(b, r"cocoinit: extension averylongname: its disk reports the serial cut to 20 bytes "
                       r"\(extension-averylong\)$")
     expect_ext_mounted(b, "averylongname", lparams)
     expect(f"{EXT_DIR}/coco" not in b.mounts() and f"{EXT_DIR}/evil" not in b.mounts(), b.mounts())
