@@ -400,6 +400,7 @@ static void boot_extension(int rootfd, const struct extension_spec *spec, const 
 	util_strlcpy(se->device, dev, sizeof(se->device));
 	util_strlcpy(se->source, er.device, sizeof(se->source));
 	se->verified = er.mode == EXTENSION_VERITY;
+	se->method = discover_method_name(t->result.method);
 	if (se->verified)
 		boot_hex(spec->params.root_hash, spec->params.root_hash_len, se->root_hash, sizeof(se->root_hash));
 	se->elapsed_us = er.elapsed_us;

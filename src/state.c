@@ -228,6 +228,8 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 		jb_cstr(b, e->source);
 		jb_raw(b, ",\"root_hash\":");
 		jb_cstr(b, e->root_hash);
+		jb_raw(b, ",\"method\":");
+		jb_cstr(b, e->method);
 		jb_raw(b, ",\"verified\":%s,\"elapsed_us\":%" PRIu64 "}", e->verified ? "true" : "false", e->elapsed_us);
 	}
 	jb_raw(b, "],\"listeners\":[");

@@ -20,6 +20,7 @@ struct state_extension {
 	char source[96];  /* what is mounted, "/dev/mapper/extension-coco" */
 	char root_hash[2 * VERITY_DIGEST_MAX + 1]; /* lowercase hex; "" when unmeasured */
 	bool verified;
+	const char *method; /* how the disk was found: "sysfs", "uevent" */
 	uint64_t elapsed_us;
 };
 

@@ -107,6 +107,7 @@ def scenario_ext_two_among_decoys(t):
     expect(ext["coco"]["verified"] is True and ext["coco"]["root_hash"] == ext_param(params, "root_hash"),
            ext["coco"])
     expect(ext["tools"]["verified"] is False and ext["tools"]["root_hash"] is None, ext["tools"])
+    expect(ext["coco"]["method"] == "sysfs" and ext["coco"]["source"] == "/dev/mapper/extension-coco", ext["coco"])
     expect(all(isinstance(e["elapsed_us"], int) and e["elapsed_us"] > 0 for e in st["extensions"]), st)
     expect("extensions" in st["timing_us"], st["timing_us"])
     expect(st["errors"] == [], st["errors"])
@@ -205,8 +206,8 @@ def scenario_ext_ambiguous_and_stray(t):
     expect_console(b, r"cocoinit: fatal: extension coco: 2 disks have serial=extension-coco; refusing to pick one$")
     expect_console(b, r"cocoinit: fatal: extension disk /dev/vd[a-z] has serial=extension-evil, which no "
                       r"kata.extension.<name>.verity_params names; refusing$")
-    expect_console(b, r"cocoinit: extension averylongname: its disk reports the serial cut to 20 bytes "
-                      r"\(extension-averylong\)$")
+    expect_console(b, r"cocoinit: warning: extension averylongname: its disk reports the serial cut to 20 bytes "
+                      r"\(extension-averylongn\)$")
     expect_ext_mounted(b, "averylongname", lparams)
     expect(f"{EXT_DIR}/coco" not in b.mounts() and f"{EXT_DIR}/evil" not in b.mounts(), b.mounts())
     expect(b.env().get("COCOINIT_EXTENSIONS") == "averylongname", b.env())
@@ -231,14 +232,17 @@ def scenario_ext_hotplug(t):
     plugged = []
 
     def plug(line, qmp):
-        if not plugged and "cocoinit: version" in line:
+        # the listeners come just before the scan; the disk shows about 1 s later
+        if not plugged and "cocoinit: listen:" in line:
             qmp.execute("blockdev-add", **{"node-name": "hot", "driver": "raw", "read-only": True,
                                            "file": {"driver": "file", "filename": img, "read-only": True}})
             qmp.execute("device_add", driver="virtio-blk-pci", drive="hot", serial="extension-late", id="hot0")
             plugged.append(True)
 
-    b = t.boot(EXT_CMDLINE + ["cocoinit.extension_timeout_ms=30000", ext_key("late", params)],
+    b = t.boot(EXT_CMDLINE + ["cocoinit.passfd=1", "cocoinit.extension_timeout_ms=30000", ext_key("late", params)],
                modules=EXT_MODULES, agent_conf=ext_conf("late"), on_console=plug)
     expect(plugged, "the disk was never plugged")
     expect_ext_mounted(b, "late", params)
     expect(b.env().get("COCOINIT_EXTENSIONS") == "late", b.env())
+    ext = b.state()["extensions"]
+    expect(len(ext) == 1 and ext[0]["method"] == "uevent" and ext[0]["verified"] is True, ext)

@@ -958,16 +958,21 @@ static void test_uevent_overrun_rescans(void **state)
 		skip();
 		return;
 	}
-	o.uevent_fd = uevent_open();
-	assert_true(o.uevent_fd >= 0);
-	assert_int_equal(setsockopt(o.uevent_fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
-	for (int i = 0; i < 200; i++)
-		assert_int_equal(replay_add(disk), 0);
-	assert_int_equal(discover_by_uevent(f.rootfd, &o, timing_now_us() + 2000 * 1000, &res), 0);
+	/* a few rounds: other processes' events share the queue (see test_uevent.c) */
+	int r = -ENOENT;
+	for (int round = 0; round < 5 && r != 0; round++) {
+		o.uevent_fd = uevent_open();
+		assert_true(o.uevent_fd >= 0);
+		assert_int_equal(setsockopt(o.uevent_fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+		for (int i = 0; i < 200; i++)
+			assert_int_equal(replay_add(disk), 0);
+		r = discover_by_uevent(f.rootfd, &o, timing_now_us() + 2000 * 1000, &res);
+		close(o.uevent_fd);
+	}
+	assert_int_equal(r, 0);
 	assert_string_equal(res.devnode, "/dev/vdz");
 	assert_int_equal(res.method, DISCOVER_SYSFS);
 	assert_logged("uevent: receive queue overrun, events lost; looking at every disk again");
-	close(o.uevent_fd);
 	fx_done(&f);
 }
 

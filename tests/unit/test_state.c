@@ -148,6 +148,7 @@ static void test_write_shape(void **state)
 	util_strlcpy(st.extensions[0].source, "/dev/mapper/extension-coco", sizeof(st.extensions[0].source));
 	util_strlcpy(st.extensions[0].root_hash, "4392a4a3", sizeof(st.extensions[0].root_hash));
 	st.extensions[0].verified = true;
+	st.extensions[0].method = "uevent";
 	st.extensions[0].elapsed_us = 3100;
 	util_strlcpy(st.extensions[1].name, "raw.x", sizeof(st.extensions[1].name));
 	util_strlcpy(st.extensions[1].device, "/dev/vde", sizeof(st.extensions[1].device));
@@ -185,9 +186,9 @@ static void test_write_shape(void **state)
 				      "assert t['extensions']==3120\n"
 				      "e=d['extensions']\n"
 				      "assert e[0]=={'name':'coco','device':'/dev/vdd','source':'/dev/mapper/extension-coco',"
-				      "'root_hash':'4392a4a3','verified':True,'elapsed_us':3100}, e\n"
+				      "'root_hash':'4392a4a3','method':'uevent','verified':True,'elapsed_us':3100}, e\n"
 				      "assert e[1]=={'name':'raw.x','device':'/dev/vde','source':'/dev/vde1',"
-				      "'root_hash':None,'verified':False,'elapsed_us':20}, e\n"
+				      "'root_hash':None,'method':None,'verified':False,'elapsed_us':20}, e\n"
 				      "assert d['errors'][0]=='first \"error\"\\n' and len(d['errors'])==8\n"
 				      "assert d['agent']['mode']=='exec' and d['agent']['on_error']=='poweroff'\n", false),
 			 0);
