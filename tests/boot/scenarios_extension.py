@@ -246,3 +246,45 @@ def scenario_ext_hotplug(t):
     expect(b.env().get("COCOINIT_EXTENSIONS") == "late", b.env())
     ext = b.state()["extensions"]
     expect(len(ext) == 1 and ext[0]["method"] == "uevent" and ext[0]["verified"] is True, ext)
+
+
+def scenario_ext_tool(t):
+    """The tool inside the guest, as a systemd unit would run it: `extension
+    list` shows what the boot did, `umount` undoes the mount and the dm-verity
+    device, `mount` redoes them (the file reads again), and `mount` of an
+    extension whose hash partition the command line does not cover exits 1."""
+    coco, params, _ = ext_image(t, "coco")
+    strip, _, _ = ext_image(t, "strip")
+    ext_disk(t, "extension-coco", coco)
+    ext_disk(t, "extension-strip", strip)
+    hello = f"{EXT_DIR}/coco/usr/share/coco/hello.txt"
+    conf = "\n".join([
+        f"read={hello}",
+        "run=/init extension list --json",
+        "run=/init extension umount coco",
+        f"read={hello}",
+        "run=/init extension umount coco",
+        "run=/init extension mount coco",
+        f"read={hello}",
+        "run=/init extension mount strip",
+        f"read={EXT_DIR}/strip/usr/share/strip/hello.txt",
+    ]) + "\n"
+    # no key names strip: the boot refuses it (on_error=continue goes on), the tool too
+    b = t.boot(EXT_CMDLINE + ["cocoinit.on_error=continue", ext_key("coco", params)], modules=EXT_MODULES,
+               agent_conf=conf)
+    expect_console(b, r"cocoinit: fatal: extension disk /dev/vd[a-z] has serial=extension-strip, which no ")
+    expect_ext_mounted(b, "coco", params)
+    runs = b.lines("run ")
+    expect(runs == ["/init extension list --json exit=1", "/init extension umount coco exit=0",
+                    "/init extension umount coco exit=0", "/init extension mount coco exit=0",
+                    "/init extension mount strip exit=1"], runs)
+    out = b.lines("runout ")
+    listing = json.loads(next(l for l in out if l.startswith("{")))
+    expect([(e["name"], e["action"]) for e in listing["extensions"]] == [("coco", "verity")], listing)
+    expect(len(listing["strays"]) == 1, listing)  # strip: no key names it
+    reads = b.lines("read ")
+    expect(reads == [f"{hello} ok size={len(EXT_HELLO)}", f"{hello} open errno=ENOENT",
+                     f"{hello} ok size={len(EXT_HELLO)}",
+                     f"{EXT_DIR}/strip/usr/share/strip/hello.txt open errno=ENOENT"], reads)
+    expect("Extension coco unmounted" in out and "Extension coco mounted at /run/kata-extensions/coco" in out, out)
+    expect(any("extension strip (/dev/vd" in l and "no verity params" in l for l in out), out)
