@@ -126,7 +126,11 @@ static int cli_ext_mount(const char *name)
 	}
 	r = extension_mount(rootfd, &spec, set.t[idx].result.name, timing_now_us(), -1, &res, err, sizeof(err));
 	if (r < 0) {
-		log_error("extension: %s: /dev/%s: %s", name, set.t[idx].result.name, err[0] ? err : strerror(-r));
+		/* extension_mount() names the extension and the disk itself */
+		if (err[0])
+			log_error("%s", err);
+		else
+			log_error("extension %s (/dev/%s): %s", name, set.t[idx].result.name, strerror(-r));
 		return CLI_EXT_FAIL;
 	}
 	printf("Extension %s mounted at /%s/%s\n", name, EXTENSION_MOUNT_DIR, name);
@@ -146,7 +150,10 @@ static int cli_ext_umount(const char *name)
 	r = extension_umount(rootfd, name, err, sizeof(err));
 	/* Nothing mounted and no target: already done, as the script says. */
 	if (r < 0 && r != -ENOENT && r != -ENXIO && r != -EINVAL) {
-		log_error("extension: %s: %s", name, err[0] ? err : strerror(-r));
+		if (err[0])
+			log_error("%s", err);
+		else
+			log_error("extension %s: %s", name, strerror(-r));
 		return CLI_EXT_FAIL;
 	}
 	printf("Extension %s unmounted\n", name);
