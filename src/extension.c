@@ -120,6 +120,19 @@ static int read_blockdev(int dirfd, const char *path, struct ext_dev *ret)
 	return 0;
 }
 
+/* Kernel block device names are [A-Za-z0-9_.:!-]; anything else from sysfs
+ * is left alone rather than printed or used as a path. */
+static bool blockdev_name_ok(const char *name)
+{
+	if (!uevent_devname_ok(name))
+		return false;
+	for (const char *c = name; *c; c++)
+		if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+		      strchr("_.:!-", *c)))
+			return false;
+	return true;
+}
+
 /* The partitions of disk in sysfs: the directories below it that have a
  * `partition` attribute. A partition still being added (no dev or size
  * yet) is left out; the next look finds it. */
@@ -149,7 +162,7 @@ static int scan_partitions(int rootfd, const char *disk, struct ext_layout *l)
 		struct ext_dev part;
 		uint64_t no;
 
-		if (de->d_type != DT_DIR || !uevent_devname_ok(de->d_name) ||
+		if (de->d_type != DT_DIR || !blockdev_name_ok(de->d_name) ||
 		    strlen(de->d_name) >= sizeof(part.name))
 			continue;
 		snprintf(attr, sizeof(attr), "%s/partition", de->d_name);
@@ -312,7 +325,7 @@ int extension_mount(int rootfd, const struct extension_spec *spec, const char *d
 		util_seterr(err, errsz, "extension: invalid name");
 		return -EINVAL;
 	}
-	if (!disk || !uevent_devname_ok(disk) || strlen(disk) >= sizeof(l.disk.name)) {
+	if (!disk || !blockdev_name_ok(disk) || strlen(disk) >= sizeof(l.disk.name)) {
 		util_seterr(err, errsz, "extension %s: invalid disk name", spec->name);
 		return -EINVAL;
 	}

@@ -46,12 +46,18 @@ struct extension_result {
  * and their dev numbers; applies the integrity table; creates the dm-verity
  * target or checks the data is EROFS; mounts ro,nosuid,nodev at
  * run/kata-extensions/<name>, creating that directory only after the mount
- * succeeded. 0 or -errno with the reason in err ("hash partition present but
- * no verity params: refusing (verity stripped?)", ...). Nothing is left
- * mounted or created on failure. */
+ * succeeded. 0 or -errno with the reason in err ("extension coco (/dev/vdb):
+ * has a dm-verity hash partition but the command line gives no verity params:
+ * refusing (params stripped?)", ...). Nothing is left mounted or created on
+ * failure. Events queued on uevent_fd are consumed: a caller that looks for
+ * more disks afterwards scans sysfs before waiting (as discover.c does).
+ * disk and its partitions must be kernel names ([A-Za-z0-9_.:!-]). */
 int extension_mount(int rootfd, const struct extension_spec *spec, const char *disk, uint64_t deadline_us,
 		    int uevent_fd, struct extension_result *ret, char *err, size_t errsz);
 
-/* Unmounts run/kata-extensions/<name>, removes the directory and the
- * dm-verity target. 0, or -errno of the first step that failed. */
+/* What kata-extension-umount.sh does: unmounts run/kata-extensions/<name>
+ * (not mounted is fine), removes the directory, then the dm-verity target
+ * extension-<name> when dev/mapper has it. 0, or -errno of the unmount or
+ * the rmdir that failed; failing to remove the dm-verity target is a
+ * warning, as `veritysetup close || true` is in the script. */
 int extension_umount(int rootfd, const char *name, char *err, size_t errsz);

@@ -435,6 +435,51 @@ static void assert_mounted(const char *source)
 	assert_int_equal(n_umounts, 0);
 }
 
+/* --- the images mkextension builds ---------------------------------- */
+
+static void test_mkextension(void **state)
+{
+	struct verity_params p;
+	char err[256], out[128];
+
+	(void)state;
+	/* what the kernel command line will carry */
+	assert_int_equal(verity_params_parse(measured.params, strlen(measured.params), &p, err, sizeof(err)), 0);
+	assert_int_equal(p.data_block_size, 4096);
+	assert_int_equal(p.hash_block_size, 4096);
+	assert_int_equal(p.salt_len, 32);
+	/* data blocks are all of p1, which starts at 1 MiB of an msdos label */
+	assert_int_equal(p.data_blocks * 4096, measured.bytes[1]);
+	assert_int_equal(fixture_capture(out, sizeof(out), "sfdisk -d %s | sed -n 's/^label: //p'",
+					 fixture_path("measured.img")),
+			 0);
+	assert_string_equal(out, "dos");
+	assert_int_equal(fixture_capture(out, sizeof(out), "sfdisk -d %s | sed -n 's/.*1 : start= *\\([0-9]*\\),.*/\\1/p'",
+					 fixture_path("measured.img")),
+			 0);
+	assert_string_equal(out, "2048");
+	/* veritysetup agrees: p2 is p1's hash tree under these params */
+	char root_hex[65], salt_hex[65];
+	for (int i = 0; i < 32; i++) {
+		snprintf(root_hex + 2 * i, 3, "%02x", p.root_hash[i]);
+		snprintf(salt_hex + 2 * i, 3, "%02x", p.salt[i]);
+	}
+	fixture_run("veritysetup verify --no-superblock --data-blocks=%" PRIu64 " --salt=%s %s %s %s", p.data_blocks,
+		    salt_hex, measured.loop[1], measured.loop[2], root_hex);
+	/* and a different root hash does not verify */
+	root_hex[0] = root_hex[0] == '0' ? '1' : '0';
+	assert_int_not_equal(fixture_capture(out, sizeof(out),
+					     "veritysetup verify --no-superblock --data-blocks=%" PRIu64
+					     " --salt=%s %s %s %s 2>/dev/null",
+					     p.data_blocks, salt_hex, measured.loop[1], measured.loop[2], root_hex),
+			     0);
+	/* p1 is EROFS; the unmeasured image has no p2, the bare one no label */
+	assert_int_equal(fixture_capture(out, sizeof(out), "blkid -p -o value -s TYPE %s", measured.loop[1]), 0);
+	assert_string_equal(out, "erofs");
+	assert_int_equal(fixture_capture(out, sizeof(out), "blkid -p -o value -s TYPE %s", notable.loop[0]), 0);
+	assert_string_equal(out, "erofs");
+}
+
 /* --- the integrity table ---------------------------------------------- */
 
 static void test_measured(void **state)
@@ -776,6 +821,9 @@ static void test_bad_arguments(void **state)
 	(void)state;
 	spec_for(&spec, &measured, false);
 	assert_int_equal(extension_mount(rootfd, &spec, "../vdb", 0, -1, &res, err, sizeof(err)), -EINVAL);
+	/* not a kernel name: never printed, never a path */
+	assert_int_equal(extension_mount(rootfd, &spec, "vd\x1b[2J", 0, -1, &res, err, sizeof(err)), -EINVAL);
+	assert_string_equal(err, "extension coco: invalid disk name");
 	snprintf(spec.name, sizeof(spec.name), "..");
 	assert_int_equal(extension_mount(rootfd, &spec, "vdb", 0, -1, &res, err, sizeof(err)), -EINVAL);
 	/* no such disk */
@@ -791,6 +839,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_name),
 		cmocka_unit_test(test_serial),
+		cmocka_unit_test_setup_teardown(test_mkextension, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_measured, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hash_without_params, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_params_without_hash, setup, teardown),
