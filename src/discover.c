@@ -504,6 +504,11 @@ static void discover_set_match(struct discover_target *t, const char *name, enum
 {
 	struct discover_result *res = &t->result;
 
+	/* The same disk again (a `change` event, a rescan): not a second one. */
+	for (unsigned i = 0; (t->status == 0 || t->status == -ENOTUNIQ) && i < res->n_matches &&
+			     i < DISCOVER_AMBIGUOUS_MAX; i++)
+		if (strcmp(res->matches[i], name) == 0)
+			return;
 	if (t->status != 0 && t->status != -ENOTUNIQ) {
 		discover_found(res, name, m, kind);
 		util_strlcpy(res->matches[0], name, DISCOVER_NAME_MAX);

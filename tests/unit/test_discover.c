@@ -1104,6 +1104,17 @@ static void test_all_late_extension(void **state)
 	assert_int_equal(set.t[1].status, 0);
 	assert_string_equal(set.t[1].result.name, disk);
 	assert_int_equal(set.t[1].result.method, DISCOVER_UEVENT);
+	/* the same disk announced again (a `change`, a rescan) is not a second disk */
+	set.t[1].deadline_us = timing_now_us() + 300 * 1000;
+	set.t[0].status = -ENOENT;
+	set.t[0].deadline_us = timing_now_us() + 300 * 1000;
+	set.t[0].serial = "never";
+	set.t[0].serial_len = 5;
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_set_wait(f.rootfd, &set), 0);
+	assert_int_equal(discover_set_scan(f.rootfd, &set), 0);
+	assert_int_equal(set.t[1].status, 0);
+	assert_int_equal(set.t[1].result.n_matches, 1);
 	fx_done(&f);
 	close(set.uevent_fd);
 }
