@@ -297,7 +297,10 @@ static int cli_ext_list(int argc, char **argv)
 			snprintf(dev, sizeof(dev), "/dev/%s", set.t[i].result.name);
 		ok &= strcmp(action, "verity") == 0 || strcmp(action, "raw") == 0;
 		if (!json) {
-			printf("%s serial=%s device=%s %s%s%s%s%s\n", e->name, serials[i], dev[0] ? dev : "-", action,
+			char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
+			/* names below --root are anyone's bytes */
+			log_escape(edev, sizeof(edev), dev[0] ? dev : "-", dev[0] ? strlen(dev) : 1);
+			printf("%s serial=%s device=%s %s%s%s%s%s\n", e->name, serials[i], edev, action,
 			       e->measured ? " root_hash=" : "", hash, why[0] ? ": " : "", why);
 			continue;
 		}
