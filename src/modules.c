@@ -51,6 +51,7 @@ struct modules_ctx {
 	size_t softdep_len, alias_len;
 	char *err;
 	size_t errsz;
+	bool not_found; /* the last name looked up is nowhere: no module, built-in or alias */
 };
 
 static void modules_ctx_free(struct modules_ctx *c)
@@ -300,7 +301,8 @@ static bool modules_word(const char **p, const char *end, const char **ret, size
 	return true;
 }
 
-/* Loads one soft dependency: best effort, as modprobe does; a failure is a warning. */
+/* Loads one soft dependency: best effort, as modprobe does; one that fails
+ * to load is a warning, one that is nowhere a debug line. */
 static void modules_load_soft(struct modules_ctx *c, const struct modules_entry *e, const char *name, size_t len,
 			      unsigned depth)
 {
@@ -310,12 +312,18 @@ static void modules_load_soft(struct modules_ctx *c, const struct modules_entry 
 
 	c->err = why;
 	c->errsz = sizeof(why);
+	c->not_found = false;
 	r = modules_load_name(c, name, len, depth);
 	c->err = saved_err;
 	c->errsz = saved_sz;
-	if (r < 0)
+	/* Like modprobe, say nothing of one this kernel does not have. */
+	if (r < 0 && c->not_found)
+		log_debug("module %.*s: soft dependency %.*s: %s", (int)e->namelen, e->name,
+			  (int)(len > 64 ? 64 : len), name, why);
+	else if (r < 0)
 		log_warn("module %.*s: soft dependency %.*s not loaded: %s", (int)e->namelen, e->name,
 			 (int)(len > 64 ? 64 : len), name, why);
+	c->not_found = false; /* said; not the concern of the module that asked */
 }
 
 /* The soft dependencies modules.softdep gives e ("softdep <mod> pre: a b
@@ -486,7 +494,7 @@ static void modules_alias_normalize(char *s)
  * tried; it is loaded when one of them loads. */
 static int modules_load_alias(struct modules_ctx *c, const char *name, size_t len, unsigned depth, bool *ret_found)
 {
-	char want[65], pat[256], failed[384] = "", why[256];
+	char want[65], pat[256], failed[384] = "", why[256], shown[LOG_ESCAPED_SIZE(64)];
 	size_t targets[MODULES_ALIAS_TARGETS_MAX], nt = 0, flen = 0;
 	const char *p, *end, *w;
 	unsigned loaded = 0;
@@ -551,15 +559,17 @@ static int modules_load_alias(struct modules_ctx *c, const char *name, size_t le
 		if (!first_err)
 			first_err = r;
 		if (flen < sizeof(failed))
-			flen += (size_t)snprintf(failed + flen, sizeof(failed) - flen, "%s%.*s (%s)", flen ? ", " : "",
-						 (int)t->namelen, t->name, why);
+			flen += (size_t)snprintf(failed + flen, sizeof(failed) - flen, "%s%.*s (%s)",
+						 flen ? ", " : "", (int)t->namelen, t->name, why);
 	}
 	if (loaded == 0) {
-		modules_err(c, "module %s: no module for this alias loaded: %s", want, failed);
+		modules_err(c, "module %s: no module for this alias loaded: %s",
+			    log_escape(shown, sizeof(shown), name, len), failed);
 		return first_err;
 	}
 	if (first_err)
-		log_debug("module alias %s: %u of %zu modules loaded; failed: %s", want, loaded, nt, failed);
+		log_debug("module alias %s: %u of %zu modules loaded; failed: %s",
+			  log_escape(shown, sizeof(shown), name, len), loaded, nt, failed);
 	return 0;
 }
 
@@ -586,6 +596,7 @@ static int modules_load_name(struct modules_ctx *c, const char *name, size_t len
 	if (r < 0 || found)
 		return r;
 	modules_err(c, "module %s not found in %s/modules.dep", shown, c->dir);
+	c->not_found = true;
 	return -ENOENT;
 }
 

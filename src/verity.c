@@ -237,7 +237,10 @@ static int hash_tree_blocks(uint64_t data_blocks, uint32_t hbs, size_t digest_si
 	for (unsigned i = 0; i < levels; i++) {
 		unsigned shift = (i + 1) * bits;
 		/* blocks of level i: data_blocks / 2^shift rounded up */
-		uint64_t s = shift >= 64 ? 1 : (data_blocks >> shift) + ((data_blocks & ((UINT64_C(1) << shift) - 1)) != 0);
+		uint64_t s = 1;
+
+		if (shift < 64)
+			s = (data_blocks >> shift) + ((data_blocks & ((UINT64_C(1) << shift) - 1)) != 0);
 		if (total + s < total)
 			return -EINVAL;
 		total += s;
@@ -265,13 +268,14 @@ int verity_check_sizes(const struct verity_params *p, uint64_t data_bytes, uint6
 	}
 	if (hash_tree_blocks(p->data_blocks, p->hash_block_size, p->root_hash_len, &blocks) < 0 ||
 	    blocks > UINT64_MAX / p->hash_block_size) {
-		util_seterr(err, errsz, "data_blocks: the hash tree of %" PRIu64 " blocks is too large", p->data_blocks);
+		util_seterr(err, errsz, "data_blocks: the hash tree of %" PRIu64 " blocks is too large",
+			    p->data_blocks);
 		return -EINVAL;
 	}
 	if (blocks * p->hash_block_size > hash_bytes) {
 		util_seterr(err, errsz,
-			    "the hash tree needs %" PRIu64 " bytes but the hash partition has %" PRIu64, blocks * p->hash_block_size,
-			    hash_bytes);
+			    "the hash tree needs %" PRIu64 " bytes but the hash partition has %" PRIu64,
+			    blocks * p->hash_block_size, hash_bytes);
 		return -EINVAL;
 	}
 	return 0;

@@ -16,7 +16,7 @@
  * loaded when one of them loads (the others are named in a debug line).
  * modules.softdep's pre modules load before a module (and its hard
  * dependencies), its post modules after; like modprobe, a soft dependency
- * that fails is a warning. modules.alias is read at most 16 MiB,
+ * that fails to load is a warning, one the tree does not have a debug line. modules.alias is read at most 16 MiB,
  * modules.softdep 1 MiB; either may be absent.
  * Returns 0 or -errno with the failing module and reason in err:
  * -ENOENT "module X not found in lib/modules/<rel>/modules.dep", "module X:

@@ -50,7 +50,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	r = verity_check_sizes(&p, p.data_blocks * p.data_block_size, UINT64_MAX, err, sizeof(err));
 	if (r != 0 && r != -EINVAL)
 		abort();
-	if (r == 0 && verity_check_sizes(&p, p.data_blocks * p.data_block_size - 1, UINT64_MAX, err, sizeof(err)) == 0)
+	if (r == 0 &&
+	    verity_check_sizes(&p, p.data_blocks * p.data_block_size - 1, UINT64_MAX, err, sizeof(err)) == 0)
 		abort();
 	return 0;
 }

@@ -23,6 +23,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -197,7 +198,7 @@ struct image {
 	uint64_t bytes[3];
 	char params[512];
 };
-static struct image measured, unmeasured, notable, ext4disk, other;
+static struct image measured, unmeasured, notable, ext4disk, other, three;
 
 static dev_t dev_of(const char *node)
 {
@@ -270,12 +271,20 @@ static int group_setup(void **state)
 	memset(&ext4disk, 0, sizeof(ext4disk));
 	attach(&ext4disk, 0, fixture_path("ext4.img"), 0, 4 << 20);
 	build(&other, "", "other.img");
+	/* the measured image with a third partition the kernel may never add */
+	fixture_run("cp %s %s && truncate -s +2M %s && echo ',1M,83' | sfdisk --quiet --append %s >/dev/null",
+		    fixture_path("measured.img"), fixture_path("three.img"), fixture_path("three.img"),
+		    fixture_path("three.img"));
+	memset(&three, 0, sizeof(three));
+	struct stat st;
+	assert_int_equal(stat(fixture_path("three.img"), &st), 0);
+	attach(&three, 0, fixture_path("three.img"), 0, (uint64_t)st.st_size);
 	return 0;
 }
 
 static int group_teardown(void **state)
 {
-	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other };
+	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other, &three };
 
 	(void)state;
 	for (size_t i = 0; i < ARRAY_SIZE(all); i++)
@@ -302,7 +311,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other };
+	struct image *all[] = { &measured, &unmeasured, &notable, &ext4disk, &other, &three };
 
 	(void)state;
 	close(rootfd);
@@ -675,13 +684,60 @@ static void test_partition_missing(void **state)
 	assert_nothing_left();
 }
 
-/* Adds vdb2 to the tree, then makes the kernel send a real uevent. */
+static void test_partition_3_not_waited_for(void **state)
+{
+	struct extension_spec spec;
+	struct extension_result res;
+	char err[512] = "";
+
+	(void)state;
+	/* the table lists 1, 2 and 3; sysfs shows 1 and 2: enough, no wait */
+	assert_int_equal(tree_apply(root, "disk vdb serial=extension-coco\n"), 0);
+	blockdev("vdb", three.dev[0], three.bytes[0]);
+	add_part(&measured, 1);
+	add_part(&measured, 2);
+	spec_for(&spec, &measured, true);
+	assert_int_equal(mount_it(&spec, &res, err, sizeof(err)), 0);
+	assert_int_equal(res.mode, EXTENSION_VERITY);
+	assert_mounted("/dev/mapper/extension-coco");
+}
+
+static pid_t main_tid;
+static bool added_while_waiting;
+
+/* Whether thread tid is asleep (in extension_mount's poll). */
+static bool asleep(pid_t tid)
+{
+	char path[64], buf[512], *close_paren;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/self/task/%d/stat", (int)tid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	close_paren = strrchr(buf, ')');
+	return close_paren && close_paren[1] == ' ' && close_paren[2] == 'S';
+}
+
+/* Once extension_mount has made the disk read-only and sleeps waiting for
+ * partition 2, adds vdb2 to the tree and makes the kernel send a real uevent. */
 static void *add_p2_later(void *arg)
 {
 	char path[128];
 	int fd;
 
 	(void)arg;
+	for (int i = 0; i < 20000 && !(__atomic_load_n(&n_ro, __ATOMIC_SEQ_CST) >= 1 && asleep(main_tid)); i++) {
+		struct timespec ts = { 0, 1000000 };
+		nanosleep(&ts, NULL);
+	}
+	added_while_waiting = __atomic_load_n(&n_ro, __ATOMIC_SEQ_CST) >= 1 && asleep(main_tid);
 	add_part(&measured, 2);
 	snprintf(path, sizeof(path), "/sys/class/block/%.40s/uevent", measured.loop[2] + 5);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -707,13 +763,16 @@ static void test_partition_wait(void **state)
 	spec_for(&spec, &measured, true);
 	ufd = uevent_open();
 	assert_true(ufd >= 0);
-	/* p2 arrives while it waits (or before it looks: either way it is found) */
+	main_tid = gettid();
+	added_while_waiting = false;
 	assert_int_equal(pthread_create(&t, NULL, add_p2_later, NULL), 0);
 	int r = extension_mount(rootfd, &spec, "vdb", timing_now_us() + 30000000, ufd, &res, err, sizeof(err));
 	assert_int_equal(pthread_join(t, NULL), 0);
 	close(ufd);
 	if (r != 0)
 		fail_msg("%s", err);
+	/* it was waiting (not done before p2 came) and the uevent woke it */
+	assert_true(added_while_waiting);
 	assert_int_equal(res.mode, EXTENSION_VERITY);
 	assert_mounted("/dev/mapper/extension-coco");
 }
@@ -850,6 +909,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_wrong_node, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_missing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_partition_wait, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_partition_3_not_waited_for, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_verity_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mount_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_move_fails, setup, teardown),

@@ -115,7 +115,8 @@ static void test_parse_refusals(void **state)
 		"root_hash: not 64 hex digits");
 	refused("root_hash=" ROOT "00,salt=-,data_blocks=1,data_block_size=4096,hash_block_size=4096",
 		"root_hash: not 64 hex digits");
-	refused("root_hash=g58004b1ef02c8771a669769d9bc6d4b74f118489e193cd64b68c78dafb34a65,salt=-,data_blocks=1,data_block_size=4096,hash_block_size=4096",
+	refused("root_hash=g58004b1ef02c8771a669769d9bc6d4b74f118489e193cd64b68c78dafb34a65,"
+		"salt=-,data_blocks=1,data_block_size=4096,hash_block_size=4096",
 		"root_hash: not 64 hex digits");
 	refused("root_hash=,salt=-,data_blocks=1,data_block_size=4096,hash_block_size=4096",
 		"root_hash: not 64 hex digits");
