@@ -28,6 +28,7 @@ static const char cli_usage[] =
 	"       cocoinit extract DEVICE DIR [--max-bytes N]\n"
 	"       cocoinit encode-serial SERIAL\n"
 	"       cocoinit initdata show --toml FILE\n"
+	"       cocoinit extension mount|umount NAME | list [--root DIR] [--json]\n"
 	"       cocoinit --version | --help\n"
 	"\n"
 	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
@@ -443,6 +444,7 @@ int cli_main(int argc, char **argv)
 		{ "extract", cli_extract },
 		{ "encode-serial", cli_encode_serial },
 		{ "initdata", cli_initdata },
+		{ "extension", cli_extension },
 	};
 
 	if (argc < 2) {

@@ -24,6 +24,7 @@ struct handoff_env {
 	const char *dir;
 	const char *format;
 	const char *method;
+	const char *extensions; /* "coco:gpu", the extensions mounted; NULL or "" when none */
 };
 
 /* The environment handoff_exec()/handoff_supervise() build: entries and bytes. */
