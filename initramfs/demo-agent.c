@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The agent of scripts/demo: shows what cocoinit handed over — the initdata
- * device and file, the listeners taken by name, cocoinit's timing line —
- * then powers the VM off. A stand-in for kata-agent, not a test oracle. */
+ * device and file, the guest extensions mounted, the listeners taken by
+ * name, cocoinit's timing line — then powers the VM off. A stand-in for
+ * kata-agent, not a test oracle. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -42,6 +44,40 @@ static void show_initdata(void)
 		printf("demo: | %s", line);
 	printf("demo: | ...\n");
 	fclose(f);
+}
+
+/* Each extension in COCOINIT_EXTENSIONS: its files below /run/kata-extensions/<name>
+ * and the components.toml the agent reads there. */
+static void show_extensions(void)
+{
+	const char *list = getenv("COCOINIT_EXTENSIONS");
+	char names[1024], path[512], line[256];
+
+	printf("demo: COCOINIT_EXTENSIONS=%s\n", list ? list : "(none)");
+	if (!list)
+		return;
+	snprintf(names, sizeof(names), "%s", list);
+	for (char *save = NULL, *name = strtok_r(names, ":", &save); name; name = strtok_r(NULL, ":", &save)) {
+		snprintf(path, sizeof(path), "/run/kata-extensions/%s/usr/share/%s", name, name);
+		DIR *d = opendir(path);
+		if (!d) {
+			printf("demo: %s: %s\n", path, strerror(errno));
+		} else {
+			for (struct dirent *de; (de = readdir(d));)
+				if (de->d_name[0] != '.')
+					printf("demo: extension %s has %s/%s\n", name, path, de->d_name);
+			closedir(d);
+		}
+		snprintf(path, sizeof(path), "/run/kata-extensions/%s/etc/kata-extensions/components.toml", name);
+		FILE *f = fopen(path, "re");
+		if (!f) {
+			printf("demo: %s: %s\n", path, strerror(errno));
+			continue;
+		}
+		while (fgets(line, sizeof(line), f))
+			printf("demo: extension %s components.toml | %s", name, line);
+		fclose(f);
+	}
 }
 
 /* Connects to our own passfd listener through vsock_loopback (CID 1) before
@@ -105,6 +141,7 @@ int main(void)
 {
 	printf("demo: agent started as pid %d\n", getpid());
 	show_initdata();
+	show_extensions();
 	show_listeners();
 	show_timing();
 	printf("demo: done, powering off\n");

@@ -33,6 +33,7 @@ static const char cli_usage[] =
 	"       cocoinit initdata show FILE [--json]\n"
 	"       cocoinit initdata show --toml FILE\n"
 	"       cocoinit initdata digest FILE [--platform snp|tdx|none]\n"
+	"       cocoinit extension mount|umount NAME | list [--root DIR] [--json]\n"
 	"       cocoinit --version | --help\n"
 	"\n"
 	"locate exits 0 when found, 1 when not found, 3 when ambiguous, 2 on a usage error, 4 on\n"
@@ -619,6 +620,7 @@ int cli_main(int argc, char **argv)
 		{ "extract", cli_extract },
 		{ "encode-serial", cli_encode_serial },
 		{ "initdata", cli_initdata },
+		{ "extension", cli_extension },
 	};
 
 	if (argc < 2) {

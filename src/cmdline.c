@@ -471,6 +471,68 @@ static int cmdline_add_mount(struct config *c, const struct arg *a, char *err, s
 	return 0;
 }
 
+/* kata.extension.<name>.verity_params[=<params>] (Kata's own key): the
+ * name between the prefix and the suffix, the params parsed now (they are
+ * used: malformed is an error). A bare key or an empty value is an
+ * unmeasured extension, as Kata's mount script reads it. Returns 1 when
+ * the key is not this one. */
+static int cmdline_set_extension(struct config *c, const struct arg *a, char *err, size_t errsz)
+{
+	static const char prefix[] = "kata.extension.", suffix[] = ".verity_params";
+	const size_t pl = sizeof(prefix) - 1, sl = sizeof(suffix) - 1;
+	struct extension_spec spec;
+	char key[LOG_ESCAPED_SIZE(EXTENSION_NAME_MAX + 32)];
+	char why[256] = "";
+	struct arg tail;
+
+	if (a->keylen <= pl + sl || memcmp(a->key, prefix, pl) != 0)
+		return 1;
+	tail = *a;
+	tail.key = a->key + a->keylen - sl;
+	tail.keylen = sl;
+	if (!cmdline_key_is(&tail, suffix))
+		return 1;
+	const char *name = a->key + pl;
+	size_t namelen = a->keylen - pl - sl;
+	log_escape(key, sizeof(key), a->key, a->keylen > EXTENSION_NAME_MAX + 32 ? EXTENSION_NAME_MAX + 32 : a->keylen);
+	if (!extension_name_ok(name, namelen))
+		return cmdline_fail(err, errsz, key, a->val, a->vallen,
+				    "names an extension outside [A-Za-z0-9_.-]{1,%d} (or . or ..)", EXTENSION_NAME_MAX);
+	memset(&spec, 0, sizeof(spec));
+	memcpy(spec.name, name, namelen);
+	if (a->vallen > 0) {
+		/* The reason must survive a one-line error: a long value is cut first. */
+		if (verity_params_parse(a->val, a->vallen, &spec.params, why, sizeof(why)) < 0)
+			return a->vallen > 64 ? cmdline_fail(err, errsz, key, a->val, 64,
+							     "... (%zu bytes) is not verity params: %s", a->vallen, why)
+					      : cmdline_fail(err, errsz, key, a->val, a->vallen, "is not verity params: %s",
+							     why);
+		spec.measured = true;
+	}
+
+	size_t i;
+	char ser[21], other[21];
+	size_t sn = extension_serial(spec.name, ser);
+	for (i = 0; i < c->n_extensions; i++) {
+		if (strcmp(c->extensions[i].name, spec.name) == 0)
+			break;
+		/* Two names the device cuts to one serial can't be told apart. */
+		size_t on = extension_serial(c->extensions[i].name, other);
+		if (on == sn && memcmp(ser, other, sn) == 0)
+			return cmdline_fail(err, errsz, key, a->val, a->vallen,
+					    "names an extension whose disk serial (%s, 20 bytes) is also extension %s's",
+					    ser, c->extensions[i].name);
+	}
+	if (i == c->n_extensions) {
+		if (c->n_extensions >= EXTENSION_MAX)
+			return cmdline_fail(err, errsz, key, a->val, a->vallen, "is more than %d extensions",
+					    EXTENSION_MAX);
+		c->n_extensions++;
+	}
+	c->extensions[i] = spec;
+	return 0;
+}
+
 static const char *const initdata_words[] = { "auto", "required", "off" };
 static const char *const bind_words[] = { "auto", "required", "off" };
 static const char *const on_error_words[] = { "poweroff", "reboot", "shell", "continue" };
@@ -620,6 +682,12 @@ static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx
 		if ((r = ENUM(bool_words)) < 0)
 			return r;
 		c->modules_lockdown = r == 1;
+	} else if (cmdline_key_is(a, "cocoinit.extension_timeout_ms")) {
+		if ((r = cmdline_number(a, "cocoinit.extension_timeout_ms", 0, TIMEOUT_MS_MAX, &x, err, errsz)) < 0)
+			return r;
+		c->extension_timeout_ms = x;
+	} else if ((r = cmdline_set_extension(c, a, err, errsz)) <= 0) {
+		return r;
 	} else if (a->keylen >= 9 && memcmp(a->key, "cocoinit.", 9) == 0) {
 		cmdline_note_unknown(p, a);
 	}
@@ -643,6 +711,7 @@ void cmdline_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->agent_oom_score_adj = CONFIG_DEFAULT_OOM_SCORE_ADJ;
 	cfg->agent_nofile = CONFIG_DEFAULT_NOFILE;
+	cfg->extension_timeout_ms = CONFIG_DEFAULT_EXTENSION_TIMEOUT_MS;
 }
 
 /* The next parameter of text[*pos..len) into a; false at the end or at a

@@ -477,58 +477,273 @@ static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, str
 	return discover_tally_end(&t, DISCOVER_SYSFS, result);
 }
 
-struct discover_uevent_ctx {
-	const struct discover_opts *opts;
-	struct discover_result *result;
-	int sysfd;
-};
+/* --- several targets, one scan, one wait --- */
 
-static int discover_uevent_check(const char *devname, void *userdata)
+static bool discover_set_is_stray(const struct discover_set *set, const char *got, size_t len)
 {
-	struct discover_uevent_ctx *ctx = userdata;
+	size_t pl = set->stray_prefix ? strlen(set->stray_prefix) : 0;
+
+	return pl > 0 && len >= pl && memcmp(got, set->stray_prefix, pl) == 0;
+}
+
+static void discover_set_stray(struct discover_set *set, const char *name, const char *got, size_t len)
+{
+	if (set->n_strays == 0) {
+		memcpy(set->stray_serial, got, len);
+		set->stray_serial[len] = '\0';
+		set->stray_serial_len = len;
+	}
+	if (set->n_strays < DISCOVER_STRAY_MAX)
+		util_strlcpy(set->strays[set->n_strays], name, DISCOVER_NAME_MAX);
+	set->n_strays++;
+}
+
+/* A disk matched target t: its first disk, or one more (ambiguous). */
+static void discover_set_match(struct discover_target *t, const char *name, enum discover_method m,
+			       enum serial_kind kind)
+{
+	struct discover_result *res = &t->result;
+
+	/* The same disk again (a `change` event, a rescan): not a second one. */
+	for (unsigned i = 0; (t->status == 0 || t->status == -ENOTUNIQ) && i < res->n_matches &&
+			     i < DISCOVER_AMBIGUOUS_MAX; i++)
+		if (strcmp(res->matches[i], name) == 0)
+			return;
+	if (t->status != 0 && t->status != -ENOTUNIQ) {
+		discover_found(res, name, m, kind);
+		util_strlcpy(res->matches[0], name, DISCOVER_NAME_MAX);
+		res->n_matches = 1;
+		t->status = 0;
+		return;
+	}
+	if (res->n_matches < DISCOVER_AMBIGUOUS_MAX)
+		util_strlcpy(res->matches[res->n_matches], name, DISCOVER_NAME_MAX);
+	res->n_matches++;
+	t->status = -ENOTUNIQ;
+	res->method = m;
+}
+
+/* Reads one disk's serial (once) and matches it against every target.
+ * Returns 1 when it matched a target or was a stray, 0 when it is someone
+ * else's disk or a partition, -EAGAIN when it has no serial attribute (yet),
+ * other -errno when the serial can't be read. */
+static int discover_set_check(int sysfd, struct discover_set *set, const char *name, enum discover_method m)
+{
+	char got[SERIAL_MAX + 1];
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
 	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	enum serial_kind kind;
+	bool any = false;
+	size_t len;
 	int r;
 
-	r = discover_check_at(ctx->sysfd, devname, ctx->opts, ctx->result, &kind);
-	/* Before about 4.20 `serial` could appear just after the add event:
-	 * the waiter looks once more UEVENT_RETRY_MS later (a second -EAGAIN
-	 * drops the disk). */
-	if (r == -ENOENT)
+	if (!discover_name_valid(name) || strcmp(name, set->skip) == 0)
+		return 0;
+	r = serial_read(sysfd, name, got, &len, &kind);
+	if (r == -ENOENT) {
+		if (discover_is_partition(sysfd, name))
+			return 0;
+		set->examined++;
 		return -EAGAIN;
-	if (r < 0) {
-		log_debug("initdata: uevent: %s skipped: %s", discover_esc_name(ename, sizeof(ename), devname),
-			  strerror(-r));
+	}
+	set->examined++;
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done && serial_matches(set->t[i].serial, set->t[i].serial_len, got, len, kind))
+			any = true;
+	bool stray = !any && discover_set_is_stray(set, got, len);
+	/* Partitions carry no serial of their own; ask only when it matters. */
+	if ((any || stray) && discover_is_partition(sysfd, name))
+		return 0;
+	if (stray) {
+		discover_set_stray(set, name, got, len);
+		return 1;
+	}
+	if (!any) {
+		log_debug("discover: %s has serial=%s", discover_esc_name(ename, sizeof(ename), name),
+			  log_escape(esc, sizeof(esc), got, len));
 		return 0;
 	}
-	if (r == 1)
-		discover_found(ctx->result, devname, DISCOVER_UEVENT, kind);
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done && serial_matches(set->t[i].serial, set->t[i].serial_len, got, len, kind))
+			discover_set_match(&set->t[i], name, m, kind);
+	return 1;
+}
+
+static int discover_set_scan_at(int sysfd, struct discover_set *set, enum discover_method m)
+{
+	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
+	struct dirent *de;
+	DIR *d;
+
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	/* readdir() of a directory fd starts where the last one stopped. */
+	rewinddir(d);
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.')
+			continue;
+		int r = discover_set_check(sysfd, set, de->d_name, m);
+		if (r < 0 && r != -EAGAIN)
+			log_debug("discover: %s skipped: %s", discover_esc_name(ename, sizeof(ename), de->d_name),
+				  strerror(-r));
+	}
+	closedir(d);
+	return 0;
+}
+
+static void discover_set_sort(struct discover_set *set)
+{
+	for (size_t i = 0; i < set->n; i++) {
+		struct discover_result *res = &set->t[i].result;
+		if (set->t[i].status == -ENOTUNIQ)
+			qsort(res->matches, res->n_matches < DISCOVER_AMBIGUOUS_MAX ? res->n_matches
+										: DISCOVER_AMBIGUOUS_MAX,
+			      DISCOVER_NAME_MAX, discover_name_cmp);
+	}
+	qsort(set->strays, set->n_strays < DISCOVER_STRAY_MAX ? set->n_strays : DISCOVER_STRAY_MAX,
+	      DISCOVER_NAME_MAX, discover_name_cmp);
+}
+
+int discover_set_scan(int rootfd, struct discover_set *set)
+{
+	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
+	int r;
+
+	if (sysfd < 0)
+		return sysfd;
+	r = discover_set_scan_at(sysfd, set, DISCOVER_SYSFS);
+	discover_set_sort(set);
 	return r;
 }
 
-static int discover_step_uevent(int rootfd, const struct discover_opts *opts, uint64_t deadline_us,
-				struct discover_result *result)
+/* Whether the wait is over: a target ambiguous or a stray (the boot is
+ * refused anyway), or no missing target whose deadline is still ahead. */
+static bool discover_set_over(const struct discover_set *set, uint64_t now)
 {
-	_cleanup_close_ int sysfd = -1;
-	struct discover_uevent_ctx ctx = { .opts = opts, .result = result };
-	int r;
+	if (set->n_strays > 0)
+		return true;
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done && set->t[i].status == -ENOTUNIQ)
+			return true;
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done && set->t[i].status != 0 && set->t[i].deadline_us > now)
+			return false;
+	return true;
+}
 
-	if (opts->uevent_fd < 0 && !opts->udev_waiter)
-		return -ENOENT;
+static uint64_t discover_set_deadline(const struct discover_set *set)
+{
+	uint64_t d = 0;
+
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done && set->t[i].status != 0 && set->t[i].deadline_us > d)
+			d = set->t[i].deadline_us;
+	return d;
+}
+
+struct discover_set_ctx {
+	struct discover_set *set;
+	int sysfd;
+};
+
+static int discover_set_uevent_check(const char *devname, void *userdata)
+{
+	struct discover_set_ctx *ctx = userdata;
+	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
+	int r = discover_set_check(ctx->sysfd, ctx->set, devname, DISCOVER_UEVENT);
+
+	/* Before about 4.20 `serial` could appear just after the add event:
+	 * the waiter looks once more UEVENT_RETRY_MS later (a second -EAGAIN
+	 * drops the disk). */
+	if (r == -EAGAIN)
+		return -EAGAIN;
+	if (r < 0) {
+		log_debug("discover: uevent: %s skipped: %s", discover_esc_name(ename, sizeof(ename), devname),
+			  strerror(-r));
+		return 0;
+	}
+	return r == 1 && discover_set_over(ctx->set, timing_now_us()) ? 1 : 0;
+}
+
+int discover_set_wait(int rootfd, struct discover_set *set)
+{
+	struct uevent_retry retry = { 0 };
+	struct discover_set_ctx ctx = { .set = set };
+	_cleanup_close_ int sysfd = -1;
+	int r = 0;
+
+	if (set->uevent_fd < 0 && !set->udev_waiter)
+		return 0;
+	if (discover_set_over(set, timing_now_us()))
+		return 0;
 	sysfd = discover_open_sysfs(rootfd);
 	if (sysfd < 0)
 		return sysfd;
 	ctx.sysfd = sysfd;
+	for (;;) {
+		uint64_t deadline = discover_set_deadline(set);
 #if HAVE_LIBUDEV
-	if (opts->udev_waiter)
-		r = udev_waiter_wait(opts->udev_waiter, deadline_us, discover_uevent_check, &ctx);
-	else
+		if (set->udev_waiter)
+			r = udev_waiter_wait(set->udev_waiter, deadline, discover_set_uevent_check, &ctx);
+		else
 #endif
-		r = opts->uevent_fd >= 0 ? uevent_wait_disk(opts->uevent_fd, deadline_us, discover_uevent_check, &ctx)
-					 : -ENOENT;
-	if (r > 0)
+			r = uevent_wait_disk_retry(set->uevent_fd, deadline, &retry, discover_set_uevent_check, &ctx);
+		if (r != -ENOBUFS)
+			break;
+		/* Events were lost, an `add` perhaps among them: look at every
+		 * disk again; past the deadline only once, then stop. */
+		log_warn("uevent: receive queue overrun, events lost; looking at every disk again");
+		set->rescans++;
+		r = discover_set_scan_at(sysfd, set, DISCOVER_SYSFS);
+		if (r < 0 || discover_set_over(set, timing_now_us()))
+			break;
+	}
+	discover_set_sort(set);
+	set->retries = retry.queued;
+	if (r > 0 || r == -ETIMEDOUT || r == -ENOBUFS)
 		return 0;
-	return r == -ETIMEDOUT ? -ENOENT : r;
+	return r;
+}
+
+/* The single-target uevent step, on the set's engine. */
+static int discover_step_uevent(int rootfd, const struct discover_opts *opts, uint64_t deadline_us,
+				struct discover_result *result)
+{
+	static struct discover_set set; /* 17 results: not on PID 1's stack */
+	int r;
+
+	if (opts->uevent_fd < 0 && !opts->udev_waiter)
+		return -ENOENT;
+	memset(&set, 0, sizeof(set));
+	set.n = 1;
+	set.t[0].serial = opts->serial;
+	set.t[0].serial_len = opts->serial_len;
+	set.t[0].deadline_us = deadline_us;
+	set.t[0].status = -ENOENT;
+	set.uevent_fd = opts->uevent_fd;
+	set.udev_waiter = opts->udev_waiter;
+	r = discover_set_wait(rootfd, &set);
+	result->examined += set.examined;
+	result->retries = set.retries;
+	if (r < 0)
+		return r;
+	if (set.t[0].status == 0) {
+		const struct discover_result *t = &set.t[0].result;
+		discover_found(result, t->name, t->method, t->kind);
+		return 0;
+	}
+	if (set.t[0].status == -ENOTUNIQ) {
+		discover_ambiguous(result, set.t[0].result.matches, set.t[0].result.n_matches, DISCOVER_UEVENT);
+		return -ENOTUNIQ;
+	}
+	return -ENOENT;
 }
 
 int discover_waiter_open(int rootfd, struct discover_opts *opts)
@@ -730,6 +945,22 @@ int discover_by_magic(int rootfd, const struct discover_opts *opts, struct disco
 	return discover_end(result, start, discover_step_magic(rootfd, opts, result));
 }
 
+/* After a find: the by-id link later stages look for. When udevd runs the
+ * link is its to make (it may not have got to this disk yet); making it too
+ * would race with udev's own. */
+static void discover_link(int rootfd, const struct discover_opts *opts, int r, const struct discover_result *result)
+{
+	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
+	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
+		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
+		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
+		char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
+		if (k < 0 && k != -ENOENT)
+			log_warn("initdata: can't create the by-id link for %s: %s",
+				 discover_esc_name(edev, sizeof(edev), result->devnode), strerror(-k));
+	}
+}
+
 int discover_run(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
 	uint64_t start = timing_now_us();
@@ -771,18 +1002,82 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 	else
 		r = -ENOENT;
 out:
-	/* When udevd runs the link is its to make (it may not have got to this
-	 * disk yet); making it too would race with udev's own. */
-	if (r == 0 && opts->create_byid && result->kind == SERIAL_KIND_VIRTIO &&
-	    result->method != DISCOVER_BYID && result->method != DISCOVER_MAGIC && !discover_udev_runs(rootfd)) {
-		size_t len = opts->serial_len > SERIAL_VIRTIO_MAX ? SERIAL_VIRTIO_MAX : opts->serial_len;
-		int k = discover_make_byid(rootfd, opts->serial, len, result->name);
-		char edev[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX + 8)];
-		if (k < 0 && k != -ENOENT)
-			log_warn("initdata: can't create the by-id link for %s: %s",
-				 discover_esc_name(edev, sizeof(edev), result->devnode), strerror(-k));
-	}
+	discover_link(rootfd, opts, r, result);
 	result->elapsed_us = timing_now_us() - start;
 	return r;
 }
 
+
+int discover_all(int rootfd, const struct discover_opts *opts, struct discover_set *set,
+		 struct discover_result *result)
+{
+	uint64_t start = timing_now_us();
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	struct discover_target *it = NULL;
+	int r = -ENOENT, k;
+
+	memset(result, 0, sizeof(*result));
+	if (opts) {
+		if (!opts->serial || opts->serial_len == 0 || opts->serial_len > SERIAL_MAX)
+			return -EINVAL;
+		if (opts->serial_len > SERIAL_VIRTIO_MAX)
+			log_warn("initdata: serial=%s is longer than %d bytes; virtio disks are matched on the first %d",
+				 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
+				 SERIAL_VIRTIO_MAX);
+		if (set->n >= DISCOVER_TARGET_MAX)
+			return -E2BIG;
+		/* initdata is one more target of the scan, the first */
+		memmove(&set->t[1], &set->t[0], set->n * sizeof(set->t[0]));
+		set->n++;
+		it = &set->t[0];
+		memset(it, 0, sizeof(*it));
+		it->serial = opts->serial;
+		it->serial_len = opts->serial_len;
+		it->deadline_us = (opts->methods & DISCOVER_UEVENT) ? start + opts->timeout_ms * 1000 : 0;
+		it->status = -ENOENT;
+		/* the fast paths first: taken without a scan for initdata's sake,
+		 * and its disk is not read again by the scan */
+		if ((opts->methods & DISCOVER_HINT) && opts->hint && *opts->hint) {
+			r = discover_step_hint(rootfd, opts, result);
+			if (r == -ENOTUNIQ)
+				goto out;
+		}
+		if (r != 0 && (opts->methods & DISCOVER_BYID))
+			r = discover_step_id(rootfd, opts, result);
+		if (r == 0) {
+			it->done = true;
+			it->status = 0;
+			util_strlcpy(set->skip, result->name, sizeof(set->skip));
+		}
+		if (!(opts->methods & DISCOVER_SYSFS))
+			it->done = true;
+	}
+	for (size_t i = 0; i < set->n; i++)
+		if (!set->t[i].done)
+			set->t[i].status = -ENOENT;
+	k = discover_set_scan(rootfd, set);
+	if (k < 0)
+		log_warn("discover: %s: %s", DISCOVER_SYSFS_DIR, strerror(-k));
+	k = discover_set_wait(rootfd, set);
+	if (k < 0)
+		log_warn("discover: waiting for disks: %s", strerror(-k));
+	if (!it)
+		goto out;
+	result->examined += set->examined;
+	if (!it->done) {
+		r = it->status;
+		if (r == 0)
+			discover_found(result, it->result.name, it->result.method, it->result.kind);
+		else if (r == -ENOTUNIQ)
+			discover_ambiguous(result, it->result.matches, it->result.n_matches, it->result.method);
+	}
+	if (r == -ENOENT && (opts->methods & DISCOVER_MAGIC))
+		r = discover_step_magic(rootfd, opts, result);
+out:
+	if (it)
+		it->status = r;
+	if (opts)
+		discover_link(rootfd, opts, r, result);
+	result->elapsed_us = timing_now_us() - start;
+	return r;
+}

@@ -38,7 +38,7 @@ static const int handoff_forwarded[] = { SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUS
 static bool handoff_env_dropped(const char *kv)
 {
 	static const char *const drop[] = { "LISTEN_FDS=", "LISTEN_PID=", "LISTEN_FDNAMES=", "LISTEN_PIDFDID=",
-					    "COCOINIT_INITDATA_" };
+					    "COCOINIT_INITDATA_", "COCOINIT_EXTENSIONS=" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(drop); i++)
 		if (strncmp(kv, drop[i], strlen(drop[i])) == 0)
@@ -133,6 +133,8 @@ int handoff_build_env(char **envp, size_t max, char *store, size_t storesz, cons
 		    (e->digest && !env_add(&b, "COCOINIT_INITDATA_DIGEST", e->digest, 0)))
 			return -ENOSPC;
 	}
+	if (e && e->extensions && *e->extensions && !env_add(&b, "COCOINIT_EXTENSIONS", e->extensions, 0))
+		return -ENOSPC;
 	return (int)b.n;
 }
 

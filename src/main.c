@@ -20,6 +20,7 @@
 #include "cocoinit/consume.h"
 #include "cocoinit/digest.h"
 #include "cocoinit/discover.h"
+#include "cocoinit/extension.h"
 #include "cocoinit/handoff.h"
 #include "cocoinit/initdata.h"
 #include "cocoinit/initdata_doc.h"
@@ -42,6 +43,12 @@ static struct vsock_listener listeners[CONFIG_MAX_LISTENERS + 1];
 static size_t n_listeners;
 static struct handoff_limits limits;
 static bool limits_planned;
+/* Extensions: the disks found with initdata's scan (t[0] is initdata when
+ * it was looked for), the uevent socket kept open for their partitions. */
+static struct discover_set disks;
+static size_t disks_first_ext;
+static int ext_uevent_fd = -1;
+static char ext_names[EXTENSION_MAX * (EXTENSION_NAME_MAX + 1) + 1];
 
 static void boot_drain_console(void)
 {
@@ -188,19 +195,51 @@ static void boot_agent_limits(int rootfd)
 	limits_planned = true;
 }
 
+/* cocoinit.modules, plus what the extensions the command line names need
+ * (dm_mod, dm_verity for a measured one, erofs), each once. */
+static size_t boot_module_list(char (*out)[64], size_t max)
+{
+	static const char *const ext_mods[] = { "dm_mod", "dm_verity", "erofs" };
+	bool measured = false;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg.n_modules && n < max; i++)
+		util_strlcpy(out[n++], cfg.modules[i], 64);
+	for (size_t i = 0; i < cfg.n_extensions; i++)
+		measured |= cfg.extensions[i].measured;
+	for (size_t m = 0; cfg.n_extensions > 0 && m < ARRAY_SIZE(ext_mods) && n < max; m++) {
+		bool have = false;
+		if (!measured && m < 2)
+			continue;
+		for (size_t i = 0; i < n; i++) {
+			char a[64];
+			util_strlcpy(a, out[i], sizeof(a));
+			for (char *c = a; *c; c++)
+				if (*c == '-')
+					*c = '_';
+			have |= strcmp(a, ext_mods[m]) == 0;
+		}
+		if (!have)
+			util_strlcpy(out[n++], ext_mods[m], 64);
+	}
+	return n;
+}
+
 static void boot_modules(int rootfd)
 {
+	static char mods[CONFIG_MAX_MODULES + 3][64];
 	char err[ERR_MAX] = "";
 	struct utsname u;
+	size_t n = boot_module_list(mods, ARRAY_SIZE(mods));
 	int r;
 
-	if (cfg.n_modules == 0)
+	if (n == 0)
 		return;
 	if (uname(&u) < 0) {
 		boot_fail("modules: uname: %s", strerror(errno));
 		return;
 	}
-	r = modules_load(rootfd, u.release, (const char(*)[64])cfg.modules, cfg.n_modules, err, sizeof(err));
+	r = modules_load(rootfd, u.release, (const char(*)[64])mods, n, err, sizeof(err));
 	if (r < 0)
 		boot_fail("modules: %s", err[0] ? err : strerror(-r));
 }
@@ -263,7 +302,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	st.serial_len = cfg.serial_len;
 	log_escape(esc, sizeof(esc), cfg.serial, cfg.serial_len);
 
-	if (cfg.initdata == INITDATA_OFF)
+	if (cfg.initdata == INITDATA_OFF && cfg.n_extensions == 0)
 		return;
 	if (cfg.initdata == INITDATA_REQUIRED) {
 		opts.methods = DISCOVER_AUTO;
@@ -275,15 +314,40 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	}
 	if (cfg.scan_magic)
 		opts.methods |= DISCOVER_MAGIC;
-	if ((opts.methods & DISCOVER_UEVENT) && opts.timeout_ms > 0) {
+	if (((opts.methods & DISCOVER_UEVENT) && opts.timeout_ms > 0 && cfg.initdata != INITDATA_OFF) ||
+	    (cfg.n_extensions > 0 && cfg.extension_timeout_ms > 0)) {
 		/* Bound before the sysfs scan, so no disk slips between scan and wait. */
 		r = discover_waiter_open(rootfd, &opts);
 		if (r < 0)
 			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-r));
 	}
 
-	r = discover_run(rootfd, &opts, res);
-	discover_waiter_close(&opts);
+	if (cfg.n_extensions == 0) {
+		r = discover_run(rootfd, &opts, res);
+		discover_waiter_close(&opts);
+	} else {
+		/* One scan and one wait for initdata and every extension. */
+		uint64_t now = timing_now_us();
+		memset(&disks, 0, sizeof(disks));
+		for (size_t i = 0; i < cfg.n_extensions; i++) {
+			static char serials[EXTENSION_MAX][21];
+			struct discover_target *t = &disks.t[disks.n++];
+			t->serial_len = extension_serial(cfg.extensions[i].name, serials[i]);
+			t->serial = serials[i];
+			t->deadline_us = now + cfg.extension_timeout_ms * 1000;
+		}
+		disks.stray_prefix = EXTENSION_SERIAL_PREFIX;
+		disks.uevent_fd = opts.uevent_fd;
+		disks.udev_waiter = opts.udev_waiter;
+		r = discover_all(rootfd, cfg.initdata == INITDATA_OFF ? NULL : &opts, &disks, res);
+		disks_first_ext = cfg.initdata == INITDATA_OFF ? 0 : 1;
+		/* the kernel socket stays open: extension partitions are waited for on it */
+		ext_uevent_fd = opts.uevent_fd;
+		opts.uevent_fd = -1;
+		discover_waiter_close(&opts);
+		if (cfg.initdata == INITDATA_OFF)
+			return;
+	}
 	st.examined = res->examined;
 
 	if (r == 0) {
@@ -439,6 +503,95 @@ static void boot_initdata_doc(int rootfd)
 	log_info("initdata: digest %s bound=%s", digest, bound);
 }
 
+/* The first 16 hex digits of a root hash, for the console line. */
+static void boot_hex(const uint8_t *b, size_t n, char *out, size_t outsz)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t o = 0;
+
+	for (size_t i = 0; i < n && o + 2 < outsz; i++) {
+		out[o++] = hex[b[i] >> 4];
+		out[o++] = hex[b[i] & 15];
+	}
+	out[o] = '\0';
+}
+
+static void boot_extension(int rootfd, const struct extension_spec *spec, const struct discover_target *t)
+{
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)], list[DISCOVER_MATCHES_SIZE];
+	char err[ERR_MAX] = "", dev[DISCOVER_NAME_MAX + 8], short_hash[17];
+	struct extension_result er = { 0 };
+	struct state_extension *se;
+	int r;
+
+	log_escape(esc, sizeof(esc), t->serial, t->serial_len);
+	if (t->status == -ENOTUNIQ) {
+		(void)discover_format_matches(&t->result, list, sizeof(list));
+		log_error("extension: ambiguous serial=%s devices=%s", esc, list);
+		boot_fail("extension %s: %u disks have serial=%s; refusing to pick one", spec->name,
+			  t->result.n_matches, esc);
+		return;
+	}
+	if (t->status != 0) {
+		boot_fail("extension %s: no disk with serial=%s within %llums", spec->name, esc,
+			  (unsigned long long)cfg.extension_timeout_ms);
+		return;
+	}
+	if (strlen(spec->name) + strlen(EXTENSION_SERIAL_PREFIX) > SERIAL_VIRTIO_MAX)
+		log_warn("extension %s: its disk reports the serial cut to %d bytes (%s)", spec->name,
+			 SERIAL_VIRTIO_MAX, esc);
+	snprintf(dev, sizeof(dev), "/dev/%s", t->result.name);
+	r = extension_mount(rootfd, spec, t->result.name, timing_now_us() + cfg.extension_timeout_ms * 1000,
+			    ext_uevent_fd, &er, err, sizeof(err));
+	if (r < 0) {
+		/* extension_mount() names the extension and the disk itself */
+		if (err[0])
+			boot_fail("%s", err);
+		else
+			boot_fail("extension %s (%s): %s", spec->name, dev, strerror(-r));
+		return;
+	}
+	se = &st.extensions[st.n_extensions++];
+	util_strlcpy(se->name, spec->name, sizeof(se->name));
+	util_strlcpy(se->device, dev, sizeof(se->device));
+	util_strlcpy(se->source, er.device, sizeof(se->source));
+	se->verified = er.mode == EXTENSION_VERITY;
+	se->method = discover_method_name(t->result.method);
+	if (se->verified)
+		boot_hex(spec->params.root_hash, spec->params.root_hash_len, se->root_hash, sizeof(se->root_hash));
+	se->elapsed_us = er.elapsed_us;
+	util_strlcpy(short_hash, se->verified ? se->root_hash : "none", sizeof(short_hash));
+	log_info("extension: %s mounted at /%s/%s from %s verity=%s in %lluus", spec->name, EXTENSION_MOUNT_DIR,
+		 spec->name, dev, short_hash, (unsigned long long)er.elapsed_us);
+	if (ext_names[0])
+		strcat(ext_names, ":");
+	strcat(ext_names, spec->name);
+}
+
+/* Every extension the command line names, in its order, before the hand-off. */
+static void boot_extensions(int rootfd)
+{
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)], list[DISCOVER_MATCHES_SIZE] = "";
+
+	if (cfg.n_extensions == 0)
+		return;
+	if (disks.n_strays > 0) {
+		/* An extension disk the measured command line does not name:
+		 * the host added it behind the command line's back. */
+		for (unsigned i = 0; i < disks.n_strays && i < DISCOVER_STRAY_MAX; i++) {
+			size_t o = strlen(list);
+			snprintf(list + o, sizeof(list) - o, "%s/dev/%s", i ? "," : "", disks.strays[i]);
+		}
+		boot_fail("extension disk %s has serial=%s, which no kata.extension.<name>.verity_params names; refusing",
+			  list, log_escape(esc, sizeof(esc), disks.stray_serial, disks.stray_serial_len));
+	}
+	for (size_t i = 0; i < cfg.n_extensions; i++)
+		boot_extension(rootfd, &cfg.extensions[i], &disks.t[disks_first_ext + i]);
+	if (ext_uevent_fd >= 0)
+		close(ext_uevent_fd);
+	ext_uevent_fd = -1;
+}
+
 static void boot_handoff(void)
 {
 	struct handoff_env env = { 0 };
@@ -453,6 +606,7 @@ static void boot_handoff(void)
 		env.method = st.method;
 		env.digest = st.digest[0] ? st.digest : NULL;
 	}
+	env.extensions = ext_names;
 	log_escape(esc, sizeof(esc), cfg.agent, strlen(cfg.agent));
 
 	if (cfg.agent_mode == AGENT_SUPERVISE) {
@@ -531,6 +685,10 @@ static _Noreturn void boot(void)
 	boot_initdata_doc(rootfd);
 	st.t_consume = timing_now_us() - t;
 
+	t = timing_now_us();
+	boot_extensions(rootfd);
+	st.t_extensions = timing_now_us() - t;
+
 	boot_agent_limits(rootfd);
 	/* The last step before the hand-off: every module (extensions' too) is loaded by now. */
 	if (cfg.modules_lockdown) {
@@ -542,10 +700,11 @@ static _Noreturn void boot(void)
 	st.t_boot = timing_now_us();
 	st.t_total = st.t_boot - t0;
 	log_msg(LOG_LVL_INFO | LOG_TAIL,
-		"timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu total=%llu boot=%llu",
+		"timing: mounts=%llu modules=%llu listen=%llu discover=%llu consume=%llu extensions=%llu total=%llu "
+		"boot=%llu",
 		(unsigned long long)st.t_mounts, (unsigned long long)st.t_modules, (unsigned long long)st.t_listen,
-		(unsigned long long)st.t_discover, (unsigned long long)st.t_consume, (unsigned long long)st.t_total,
-		(unsigned long long)st.t_boot);
+		(unsigned long long)st.t_discover, (unsigned long long)st.t_consume,
+		(unsigned long long)st.t_extensions, (unsigned long long)st.t_total, (unsigned long long)st.t_boot);
 
 	r = state_write(rootfd, &st, &cfg, listeners, n_listeners);
 	if (r < 0)

@@ -259,7 +259,22 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	jb_cstr(b, st->digest);
 	jb_raw(b, ",\"bound\":");
 	jb_cstr(b, st->digest[0] ? st->bound : NULL);
-	jb_raw(b, "},\"listeners\":[");
+	jb_raw(b, "},\"extensions\":[");
+	for (size_t i = 0; i < st->n_extensions && i < EXTENSION_MAX; i++) {
+		const struct state_extension *e = &st->extensions[i];
+		jb_raw(b, "%s{\"name\":", i ? "," : "");
+		jb_cstr(b, e->name);
+		jb_raw(b, ",\"device\":");
+		jb_cstr(b, e->device);
+		jb_raw(b, ",\"source\":");
+		jb_cstr(b, e->source);
+		jb_raw(b, ",\"root_hash\":");
+		jb_cstr(b, e->root_hash);
+		jb_raw(b, ",\"method\":");
+		jb_cstr(b, e->method);
+		jb_raw(b, ",\"verified\":%s,\"elapsed_us\":%" PRIu64 "}", e->verified ? "true" : "false", e->elapsed_us);
+	}
+	jb_raw(b, "],\"listeners\":[");
 	for (size_t i = 0; i < n; i++) {
 		/* The fd the agent receives, not the one cocoinit created. */
 		jb_raw(b, "%s{\"fd\":%zu,\"port\":%u,\"name\":", i ? "," : "", 3 + i, ls[i].port);
@@ -279,10 +294,10 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	       state_mem_total_kib(rootfd));
 	jb_raw(b,
 	       ",\"timing_us\":{\"mounts\":%" PRIu64 ",\"modules\":%" PRIu64 ",\"listen\":%" PRIu64
-	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64
-	       ",\"version_digest\":%" PRIu64 "}",
-	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_total, st->t_boot,
-	       st->t_version);
+	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"extensions\":%" PRIu64 ",\"total\":%" PRIu64
+	       ",\"boot\":%" PRIu64 ",\"version_digest\":%" PRIu64 "}",
+	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_extensions, st->t_total,
+	       st->t_boot, st->t_version);
 	jb_raw(b, ",\"errors\":[");
 	for (size_t i = 0; i < st->n_errors && i < STATE_MAX_ERRORS; i++) {
 		if (i)

@@ -167,6 +167,8 @@ int uevent_devname_ok(const char *name)
 	return strcmp(name, ".") != 0 && strcmp(name, "..") != 0;
 }
 
+void (*uevent_retry_queued_hook)(const char *name);
+
 int uevent_retry_check(struct uevent_retry *q, const char *name, int (*check)(const char *devname, void *ctx),
 		       void *ctx)
 {
@@ -180,6 +182,9 @@ int uevent_retry_check(struct uevent_retry *q, const char *name, int (*check)(co
 		util_strlcpy(q->e[q->n].name, name, UEVENT_DEVNAME_MAX);
 		q->e[q->n].at_us = timing_now_us() + UEVENT_RETRY_MS * 1000u;
 		q->n++;
+		q->queued++;
+		if (uevent_retry_queued_hook)
+			uevent_retry_queued_hook(name);
 	}
 	return 0;
 }
@@ -230,39 +235,51 @@ int uevent_retry_wait(struct uevent_retry *q, int fd, uint64_t deadline_us,
 	return 0;
 }
 
-int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx)
+int uevent_wait_disk_retry(int fd, uint64_t deadline_us, struct uevent_retry *retry,
+			   int (*check)(const char *devname, void *ctx), void *ctx)
 {
-	struct uevent_retry retry = { 0 };
 	char buf[UEVENT_BUFFER_SIZE];
+	unsigned late = 0;
 	int r;
 
-	if (fd < 0 || !check)
+	if (fd < 0 || !check || !retry)
 		return -EINVAL;
 	for (;;) {
 		/* Everything queued first, so a disk that arrived before the
-		 * deadline is seen even when the deadline has passed. */
+		 * deadline is seen even when the deadline has passed; but past
+		 * it only so many more, or a host that keeps sending events
+		 * would hold the wait open for ever. */
 		for (;;) {
 			struct uevent ev;
+			if (timing_now_us() >= deadline_us && ++late > UEVENT_LATE_MAX)
+				break;
 			r = uevent_receive(fd, buf, sizeof(buf), &ev);
 			if (r == -EAGAIN)
 				break;
 			if (r == -EBADMSG)
 				continue;
-			if (r == -ENOBUFS) {
-				log_warn("uevent: receive queue overrun, some events were lost");
-				continue;
-			}
+			/* The queue overran: an `add` may be among the lost
+			 * events. Only a new look at every disk can tell. */
+			if (r == -ENOBUFS)
+				return -ENOBUFS;
 			if (r < 0)
 				return r;
 			if (!uevent_is_new_disk(&ev) || !uevent_devname_ok(ev.devname))
 				continue;
-			r = uevent_retry_check(&retry, ev.devname, check, ctx);
+			r = uevent_retry_check(retry, ev.devname, check, ctx);
 			if (r != 0)
 				return r;
 		}
 
-		r = uevent_retry_wait(&retry, fd, deadline_us, check, ctx);
+		r = uevent_retry_wait(retry, fd, deadline_us, check, ctx);
 		if (r != 0)
 			return r;
 	}
+}
+
+int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx)
+{
+	struct uevent_retry retry = { 0 };
+
+	return uevent_wait_disk_retry(fd, deadline_us, &retry, check, ctx);
 }

@@ -10,3 +10,7 @@
 #define CLI_EXIT_ERROR 4
 
 int cli_main(int argc, char **argv);
+
+/* `cocoinit extension mount|umount NAME`, `extension list [--root DIR]
+ * [--json]` (src/cli_extension.c): argv[0] is "extension". */
+int cli_extension(int argc, char **argv);

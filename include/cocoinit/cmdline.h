@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "cocoinit/extension.h"
 #include "cocoinit/serial.h"
 
 #define CONFIG_PATH_MAX 256
@@ -27,6 +28,7 @@
 #define CONFIG_NOFILE_MAX 1073741816 /* the kernel's highest fs.nr_open */
 /* LISTEN_FDNAMES: every listener's name (passfd included) and a ':' or the NUL after it. */
 #define CONFIG_LISTEN_FDNAMES_MAX ((CONFIG_MAX_LISTENERS + 1) * CONFIG_LISTENER_NAME_MAX)
+#define CONFIG_DEFAULT_EXTENSION_TIMEOUT_MS 5000
 
 enum initdata_mode { INITDATA_AUTO, INITDATA_REQUIRED, INITDATA_OFF };
 enum bind_mode { BIND_AUTO, BIND_REQUIRED, BIND_OFF }; /* cocoinit.initdata_bind */
@@ -81,6 +83,11 @@ struct config {
 	int agent_oom_score_adj;
 	uint64_t agent_nofile;
 	bool modules_lockdown;
+	/* kata.extension.<name>.verity_params, in command-line order (a later
+	 * key for the same name replaces the spec in place) */
+	struct extension_spec extensions[EXTENSION_MAX];
+	size_t n_extensions;
+	uint64_t extension_timeout_ms; /* cocoinit.extension_timeout_ms */
 };
 
 /* Fills cfg with the defaults of CONTRACT section 3. */

@@ -50,6 +50,7 @@ struct discover_result {
 	enum discover_method method;
 	enum serial_kind kind;
 	unsigned examined;                  /* disks whose serial was read */
+	unsigned retries;                   /* uevent: second looks queued */
 	uint64_t elapsed_us;
 	/* On -ENOTUNIQ: the matching devices. */
 	unsigned n_matches;
@@ -81,6 +82,62 @@ int discover_check_disk(int rootfd, const char *name, const struct discover_opts
 int discover_waiter_open(int rootfd, struct discover_opts *opts);
 /* Closes what discover_waiter_open() opened; opts can be reused after. */
 void discover_waiter_close(struct discover_opts *opts);
+
+/* Several disks found at once (initdata and every extension), each serial
+ * read once: one sysfs scan matches every disk against every target, one
+ * wait on uevents serves every target still missing, each with its own
+ * deadline. A disk whose serial starts with stray_prefix and that no target
+ * names is recorded as a stray (the caller refuses the boot). */
+#define DISCOVER_TARGET_MAX 17
+#define DISCOVER_STRAY_MAX 8
+
+struct discover_target {
+	const char *serial; /* bytes, compared as serial_matches() does */
+	size_t serial_len;
+	uint64_t deadline_us; /* CLOCK_BOOTTIME; waited for only while ahead */
+	bool done;            /* found by the caller already (hint, by-id): not matched */
+	/* -ENOENT before the first scan; then 0 found, -ENOENT missing,
+	 * -ENOTUNIQ two or more disks. */
+	int status;
+	struct discover_result result; /* name, devnode, method, kind, matches */
+};
+
+struct discover_set {
+	struct discover_target t[DISCOVER_TARGET_MAX];
+	size_t n;
+	const char *stray_prefix; /* "extension-", or NULL */
+	/* A disk whose serial was read already (the hint's or by-id's): skipped. */
+	char skip[DISCOVER_NAME_MAX];
+	int uevent_fd;                   /* -1: no wait */
+	struct udev_waiter *udev_waiter; /* or NULL */
+	/* Out */
+	unsigned examined;
+	unsigned n_strays; /* may exceed DISCOVER_STRAY_MAX; names kept up to it */
+	char strays[DISCOVER_STRAY_MAX][DISCOVER_NAME_MAX];
+	char stray_serial[SERIAL_MAX + 1]; /* the first stray's serial */
+	size_t stray_serial_len;
+	unsigned rescans; /* sysfs rescans after a lost uevent */
+	unsigned retries; /* second looks queued (a serial not there yet) */
+};
+
+/* One scan of sys/class/block against every target not done. 0, or -errno
+ * when sys/class/block can't be read. Targets' status: 0, -ENOENT, -ENOTUNIQ. */
+int discover_set_scan(int rootfd, struct discover_set *set);
+
+/* Waits on set->uevent_fd / udev_waiter for the targets still missing,
+ * until each one's deadline; a late disk whose serial a found target has
+ * makes that target ambiguous, a late stray is recorded; either ends the
+ * wait. After a lost uevent (queue overrun) every disk is looked at again.
+ * 0, or -errno of the wait. */
+int discover_set_wait(int rootfd, struct discover_set *set);
+
+/* initdata (opts, or NULL when off) and the targets already in set, found
+ * together: initdata's hint and by-id first (their hit is not read again),
+ * then one scan and one wait for all. Inserts initdata as set->t[0] (set->n
+ * grows by one). Returns initdata's result as discover_run() does (-ENOENT
+ * when opts is NULL); the other targets' in set. */
+int discover_all(int rootfd, const struct discover_opts *opts, struct discover_set *set,
+		 struct discover_result *result);
 
 /* Writes "/dev/vdb,/dev/vdd" for result->matches (names escaped as in
  * log_escape()) to buf, size DISCOVER_MATCHES_SIZE or less. 0, or -ENOBUFS

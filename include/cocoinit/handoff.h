@@ -25,6 +25,7 @@ struct handoff_env {
 	const char *format;
 	const char *method;
 	const char *digest; /* "<algorithm>:<hex>"; NULL when the document was not accepted */
+	const char *extensions; /* "coco:gpu", the extensions mounted; NULL or "" when none */
 };
 
 /* The environment handoff_exec()/handoff_supervise() build: entries and bytes. */

@@ -7,10 +7,22 @@
 #include <stdint.h>
 
 #include "cocoinit/cmdline.h"
+#include "cocoinit/extension.h"
 #include "cocoinit/vsock.h"
 
 #define STATE_MAX_ERRORS 8
 #define STATE_ERROR_MAX 256
+
+/* One extension mounted (or refused, with on_error=continue: not listed). */
+struct state_extension {
+	char name[EXTENSION_NAME_MAX + 1];
+	char device[80];  /* the disk, "/dev/vdd" */
+	char source[96];  /* what is mounted, "/dev/mapper/extension-coco" */
+	char root_hash[2 * VERITY_DIGEST_MAX + 1]; /* lowercase hex; "" when unmeasured */
+	bool verified;
+	const char *method; /* how the disk was found: "sysfs", "uevent" */
+	uint64_t elapsed_us;
+};
 
 struct state {
 	/* initdata */
@@ -24,6 +36,9 @@ struct state {
 	unsigned examined;
 	char digest[7 + 129]; /* "<algorithm>:<hex>" once validated and bound, else empty */
 	char bound[8];        /* "snp", "tdx", "none" or "off", with digest */
+	struct state_extension extensions[EXTENSION_MAX];
+	size_t n_extensions;
+	uint64_t t_extensions;
 	/* timings in microseconds */
 	uint64_t t_mounts, t_modules, t_listen, t_discover, t_consume, t_total, t_boot;
 	uint64_t t_version;    /* hashing the running binary for the version line */

@@ -45,14 +45,21 @@ int uevent_receive(int fd, char *buf, size_t size, struct uevent *ret);
 /* True when ev announces a new whole disk ("add"/"change", block, disk). */
 int uevent_is_new_disk(const struct uevent *ev);
 
+/* Messages still looked at once the deadline has passed (about what the
+ * receive buffer holds): past it, a host sending events without pause must
+ * not hold the wait open. */
+#define UEVENT_LATE_MAX 1024
+
 /* Waits on fd until deadline_us (CLOCK_BOOTTIME) for new whole disks; for
  * each calls check(devname, ctx). Returns the first nonzero value check
  * returns (>0 found, <0 error), or -ETIMEDOUT at the deadline. Uses poll(),
  * never sleeps in a loop. A check returning -EAGAIN ("not ready yet", e.g.
  * the serial attribute is not there) gets that devname re-checked once,
  * UEVENT_RETRY_MS later or at the deadline, whichever comes first; a second
- * -EAGAIN counts as "not this disk". Events already queued are always looked
- * at, even when the deadline has passed on entry. */
+ * -EAGAIN counts as "not this disk". Events already queued are looked at
+ * even when the deadline has passed on entry, up to UEVENT_LATE_MAX of them.
+ * -ENOBUFS: the receive queue overran and events were lost; the caller
+ * looks at every disk again (a sysfs scan) and then waits again. */
 int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devname, void *ctx), void *ctx);
 
 /* The one-more-look list shared by the kernel and udev waiters: a disk
@@ -61,11 +68,21 @@ int uevent_wait_disk(int fd, uint64_t deadline_us, int (*check)(const char *devn
 #define UEVENT_RETRY_MAX 8
 struct uevent_retry {
 	size_t n;
+	unsigned queued; /* looks queued so far (tests assert the retry ran) */
 	struct {
 		char name[UEVENT_DEVNAME_MAX];
 		uint64_t at_us;
 	} e[UEVENT_RETRY_MAX];
 };
+
+/* uevent_wait_disk() with the caller's retry list, kept across calls (after
+ * -ENOBUFS the caller rescans and waits again with the same list). */
+int uevent_wait_disk_retry(int fd, uint64_t deadline_us, struct uevent_retry *retry,
+			   int (*check)(const char *devname, void *ctx), void *ctx);
+
+/* Called with the name each time a look is queued; NULL in production. A
+ * test seam: it lets a test make the attribute appear between the looks. */
+extern void (*uevent_retry_queued_hook)(const char *name);
 
 /* Whether name can be used as one path component below sys/class/block. */
 int uevent_devname_ok(const char *name);

@@ -361,7 +361,7 @@ def scenario_found_among_six(t):
     expect_console(b, r"cocoinit: initdata: found /dev/vd[a-f] via sysfs serial=initdata in \d+us$")
     expect_console(b, r"cocoinit: listen: vsock port=1027 name=passfd fd=3$")
     expect_console(b, r"cocoinit: listen: vsock port=1025 name=log fd=4$")
-    expect_console(b, r"cocoinit: timing: mounts=\d+ modules=\d+ listen=\d+ discover=\d+ consume=\d+ "
+    expect_console(b, r"cocoinit: timing: mounts=\d+ modules=\d+ listen=\d+ discover=\d+ consume=\d+ extensions=\d+ "
                       r"total=\d+ boot=\d+$")
     expect_console(b, r"cocoinit: handoff: exec /usr/bin/kata-agent listen_fds=2$")
     expect(b.agent_ran(), "the agent did not run")

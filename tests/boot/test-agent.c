@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -225,6 +226,71 @@ static void report_file(const char *path)
 		if (!*e)
 			break;
 	}
+}
+
+/* "read PATH ok size=N" or "read PATH errno=EIO": reads the whole file,
+ * so a block that fails verification shows as the errno a reader gets. */
+static void report_read(const char *path)
+{
+	static char buf[65536];
+	size_t total = 0;
+	ssize_t r;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0) {
+		say("read %s open errno=%s", path, errno == ENOENT ? "ENOENT" : strerror(errno));
+		return;
+	}
+	while ((r = read(fd, buf, sizeof(buf))) > 0)
+		total += (size_t)r;
+	if (r < 0)
+		say("read %s errno=%s", path, errno == EIO ? "EIO" : strerror(errno));
+	else
+		say("read %s ok size=%zu", path, total);
+	close(fd);
+}
+
+/* "runout LINE" for each line the command prints (stdout and stderr), then
+ * "run CMDLINE exit=N": for the tool mode run from inside the guest. */
+static void report_run(char *cmdline)
+{
+	char shown[512], buf[8192], esc[1024];
+	char *argv[16];
+	size_t argc = 0, got = 0;
+	int p[2], status = 0;
+	pid_t pid;
+	ssize_t r;
+
+	snprintf(shown, sizeof(shown), "%s", cmdline);
+	for (char *save = NULL, *a = strtok_r(cmdline, " ", &save); a && argc < 15; a = strtok_r(NULL, " ", &save))
+		argv[argc++] = a;
+	argv[argc] = NULL;
+	if (argc == 0 || pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		say("run %s start-failed", shown);
+		return;
+	}
+	if (pid == 0) {
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(p[1]);
+	while (got < sizeof(buf) - 1 && (r = read(p[0], buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)r;
+	close(p[0]);
+	waitpid(pid, &status, 0);
+	buf[got] = '\0';
+	for (char *l = buf, *e; *l; l = e + 1) {
+		e = strchr(l, '\n');
+		if (!e)
+			e = l + strlen(l);
+		escape(esc, sizeof(esc), l, (size_t)(e - l));
+		say("runout %s", esc);
+		if (!*e)
+			break;
+	}
+	say("run %s exit=%d", shown, WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* "dir PATH mode=0700 uid=0", then "dirent PATH NAME" for each entry:
@@ -738,11 +804,21 @@ int main(int argc, char **argv)
 	for (const char *p = conf; *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : p + strlen(p)) {
 		char path[512];
 		size_t n;
+		bool rd = strncmp(p, "read=", 5) == 0, run = strncmp(p, "run=", 4) == 0;
 
 		bool is_dir = strncmp(p, "dir=", 4) == 0;
 		size_t k = is_dir ? 4 : 5;
 
-		if (!is_dir && strncmp(p, "file=", 5) != 0)
+		if (run) {
+			n = strcspn(p + 4, "\n");
+			if (n < sizeof(path)) {
+				memcpy(path, p + 4, n);
+				path[n] = '\0';
+				report_run(path);
+			}
+			continue;
+		}
+		if (strncmp(p, "file=", 5) != 0 && !rd && !is_dir)
 			continue;
 		n = strcspn(p + k, "\n");
 		if (n >= sizeof(path))
@@ -751,6 +827,8 @@ int main(int argc, char **argv)
 		path[n] = '\0';
 		if (is_dir)
 			report_dir(path);
+		else if (rd)
+			report_read(path);
 		else
 			report_file(path);
 	}

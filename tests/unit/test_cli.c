@@ -158,6 +158,68 @@ static char *fixture(const char *name)
 	return root;
 }
 
+#define EXT_PARAMS "root_hash=4392a4a3d9b7e2ea3c4ac2d0b3f1de5e23e1b3fb7dc0c2a2cdf84a18f02a9a1b,salt=00," \
+		   "data_blocks=8,data_block_size=4096,hash_block_size=4096"
+
+/* What a boot would do with each extension, read from a tree: the disks by
+ * serial, their partitions, the integrity table. */
+static void test_extension_list(void **state)
+{
+	char *root = tree_from_manifest("file proc/cmdline quiet kata.extension.coco.verity_params=" EXT_PARAMS
+					" kata.extension.tools.verity_params kata.extension.strip.verity_params"
+					" kata.extension.gone.verity_params=" EXT_PARAMS "\n"
+					"disk vda\n"
+					"disk vdb serial=extension-coco\n"
+					"part vdb1 of=vdb\n"
+					"part vdb2 of=vdb\n"
+					"disk vdc serial=extension-tools\n"
+					"part vdc1 of=vdc\n"
+					"disk vdd serial=extension-strip\n"
+					"part vdd1 of=vdd\n"
+					"part vdd2 of=vdd\n");
+	struct run r;
+
+	assert_non_null(root);
+	RUN(&r, "extension", "list", "--root", root);
+	assert_exit(&r, 1, NULL);
+	assert_contains(r.out, "coco serial=extension-coco device=/dev/vdb verity root_hash=4392a4a3d9b7e2ea");
+	assert_contains(r.out, "tools serial=extension-tools device=/dev/vdc raw\n");
+	assert_contains(r.out, "strip serial=extension-strip device=/dev/vdd refuse: hash partition present but no "
+			       "verity params\n");
+	assert_contains(r.out, "gone serial=extension-gone device=- missing");
+	RUN(&r, "extension", "list", "--root", root, "--json");
+	assert_exit(&r, 1, NULL);
+	assert_json_object(r.out);
+	assert_contains(r.out, "{\"name\":\"coco\",\"serial\":\"extension-coco\",\"measured\":true,\"root_hash\":"
+			       "\"4392a4a3d9b7e2ea3c4ac2d0b3f1de5e23e1b3fb7dc0c2a2cdf84a18f02a9a1b\",\"device\":\"/dev/vdb\","
+			       "\"action\":\"verity\",\"reason\":null,\"mount_point\":\"/run/kata-extensions/coco\"}");
+	assert_contains(r.out, "\"strays\":[]");
+
+	/* a stray disk; all named ones fine */
+	assert_int_equal(tree_apply(root, "file proc/cmdline kata.extension.coco.verity_params=" EXT_PARAMS "\n"
+					  "disk vde serial=extension-evil\n"),
+			 0);
+	RUN(&r, "extension", "list", "--root", root, "--json");
+	assert_exit(&r, 1, NULL);
+	assert_contains(r.out, "\"strays\":[\"/dev/vdc\",\"/dev/vdd\",\"/dev/vde\"]");
+	assert_int_equal(tree_apply(root, "file proc/cmdline kata.extension.coco.verity_params=" EXT_PARAMS
+					  " kata.extension.tools.verity_params kata.extension.strip.verity_params="
+					  EXT_PARAMS " kata.extension.evil.verity_params\n"),
+			 0);
+	RUN(&r, "extension", "list", "--root", root);
+	assert_exit(&r, 0, NULL);
+
+	/* usage and names */
+	RUN(&r, "extension", "list", "--bogus");
+	assert_exit(&r, 2, "");
+	RUN(&r, "extension", "mount", "../x");
+	assert_exit(&r, 1, "");
+	assert_contains(r.err, "is not an extension name");
+	RUN(&r, "extension", "frob", "x");
+	assert_exit(&r, 2, "");
+	tree_remove(root);
+}
+
 static void test_locate_found(void **state)
 {
 	char *root = fixture("basic.tree");
@@ -554,6 +616,7 @@ static void test_locate_json_largest(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_extension_list),
 		cmocka_unit_test(test_locate_found),
 		cmocka_unit_test(test_locate_json),
 		cmocka_unit_test(test_locate_hint),

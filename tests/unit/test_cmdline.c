@@ -673,6 +673,90 @@ static void test_read(void **state)
 	tree_remove(root);
 }
 
+#define P_HASH "4392a4a3d9b7e2ea3c4ac2d0b3f1de5e23e1b3fb7dc0c2a2cdf84a18f02a9a1b"
+#define P_SALT "7d0d9b4e3b1c2a0f"
+#define PARAMS "root_hash=" P_HASH ",salt=" P_SALT ",data_blocks=256,data_block_size=4096,hash_block_size=4096"
+
+static void test_extensions(void **state)
+{
+	(void)state;
+	/* none by default; the timeout defaults to 5 s */
+	GOOD_IS("quiet", cfg.n_extensions, 0);
+	assert_int_equal(cfg.extension_timeout_ms, 5000);
+	GOOD_IS("cocoinit.extension_timeout_ms=250", cfg.extension_timeout_ms, 250);
+	BAD("cocoinit.extension_timeout_ms=-1", "cocoinit.extension_timeout_ms: \"-1\" is not a number");
+
+	/* measured, unmeasured (bare key, and an empty value as Kata's script reads it), in order */
+	GOOD_IS("kata.extension.coco.verity_params=" PARAMS " kata.extension.gpu.verity_params "
+		"kata.extension.x_1-2.z.verity-params=",
+		cfg.n_extensions, 3);
+	assert_string_equal(cfg.extensions[0].name, "coco");
+	assert_true(cfg.extensions[0].measured);
+	assert_int_equal(cfg.extensions[0].params.data_blocks, 256);
+	assert_int_equal(cfg.extensions[0].params.root_hash_len, 32);
+	assert_int_equal(cfg.extensions[0].params.root_hash[0], 0x43);
+	assert_string_equal(cfg.extensions[1].name, "gpu");
+	assert_false(cfg.extensions[1].measured);
+	assert_string_equal(cfg.extensions[2].name, "x_1-2.z");
+	assert_false(cfg.extensions[2].measured);
+
+	/* a later key for the same name replaces it where it stood */
+	GOOD_IS("kata.extension.a.verity_params kata.extension.b.verity_params kata.extension.a.verity_params=" PARAMS,
+		cfg.n_extensions, 2);
+	assert_string_equal(cfg.extensions[0].name, "a");
+	assert_true(cfg.extensions[0].measured);
+	GOOD_IS("kata.extension.a.verity_params=" PARAMS " kata.extension.a.verity_params", cfg.n_extensions, 1);
+	assert_false(cfg.extensions[0].measured);
+
+	/* other kata.extension keys are not ours */
+	GOOD_IS("kata.extension.a.other=1 kata.extension..verity_params_x", cfg.n_extensions, 0);
+
+	/* names: the rule, . and .., too long */
+	BAD("kata.extension.a/b.verity_params",
+	    "kata.extension.a/b.verity_params: \"\" names an extension outside [A-Za-z0-9_.-]{1,64} (or . or ..)");
+	assert_int_equal(parse("kata.extension...verity_params"), -EINVAL);
+	assert_int_equal(parse("kata.extension....verity_params"), -EINVAL);
+	assert_int_equal(parse("kata.extension.a\"b\".verity_params"), -EINVAL);
+	{
+		char line[256];
+		snprintf(line, sizeof(line), "kata.extension.%065d.verity_params", 0);
+		assert_int_equal(parse(line), -EINVAL);
+		snprintf(line, sizeof(line), "kata.extension.%064d.verity_params", 0);
+		GOOD_IS(line, cfg.n_extensions, 1);
+	}
+	/* malformed params are an error: they are used */
+	assert_int_equal(parse("kata.extension.a.verity_params=root_hash=zz"), -EINVAL);
+	assert_non_null(strstr(err, "kata.extension.a.verity_params: \"root_hash=zz\" is not verity params: "));
+	assert_int_equal(parse("kata.extension.a.verity_params=" PARAMS ",data_blocks=1"), -EINVAL);
+	assert_int_equal(parse("kata.extension.a.verity_params=" PARAMS ",data_block_size=3"), -EINVAL);
+	/* a long value is cut before the reason, so the reason stays on the line */
+	{
+		char line[2100];
+		int o = snprintf(line, sizeof(line), "kata.extension.a.verity_params=root_hash=");
+		memset(line + o, 'z', 1900);
+		line[o + 1900] = '\0';
+		assert_int_equal(parse(line), -EINVAL);
+		assert_non_null(strstr(err, "\" ... (1910 bytes) is not verity params: root_hash: "));
+		assert_true(strlen(err) < 256);
+	}
+
+	/* two names the device cuts to the same 20-byte serial */
+	BAD("kata.extension.longname-1x.verity_params kata.extension.longname-1y.verity_params",
+	    "kata.extension.longname-1y.verity_params: \"\" names an extension whose disk serial "
+	    "(extension-longname-1, 20 bytes) is also extension longname-1x's");
+	GOOD_IS("kata.extension.longname-1.verity_params kata.extension.longname-2.verity_params", cfg.n_extensions, 2);
+
+	/* at most EXTENSION_MAX */
+	{
+		char line[2048] = "";
+		size_t o = 0;
+		for (int i = 0; i < EXTENSION_MAX + 1; i++)
+			o += (size_t)snprintf(line + o, sizeof(line) - o, "kata.extension.e%d.verity_params ", i);
+		assert_int_equal(parse(line), -EINVAL);
+		assert_non_null(strstr(err, "is more than 16 extensions"));
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -703,6 +787,7 @@ int main(void)
 		cmocka_unit_test(test_derived),
 		cmocka_unit_test(test_unknown_warned),
 		cmocka_unit_test(test_read),
+		cmocka_unit_test(test_extensions),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -901,11 +902,23 @@ static void test_uevent_real_kernel_event(void **state)
 
 /* A disk whose serial attribute shows up only after its add event (as on
  * kernels before about 4.20): the first look finds no `serial`, the
- * second, UEVENT_RETRY_MS later, finds it. */
+ * second, UEVENT_RETRY_MS later, finds it. The attribute is made when the
+ * second look is queued (the waiter's hook), so the test does not race. */
+static char late_serial_path[512];
+static unsigned late_hook_calls;
+
+static void late_serial_hook(const char *name)
+{
+	late_hook_calls++;
+	int sfd = open(late_serial_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	assert_true(sfd >= 0);
+	assert_int_equal(util_write_all(sfd, "initdata", 8), 0);
+	close(sfd);
+}
+
 static void test_uevent_serial_after_event(void **state)
 {
 	const char *disk;
-	char serial[512];
 	struct discover_result res;
 	struct discover_opts o;
 	struct fixture f;
@@ -913,30 +926,197 @@ static void test_uevent_serial_after_event(void **state)
 
 	if (!uevent_setup(&disk, &fd, &f, &o))
 		return;
-	snprintf(serial, sizeof(serial), "%s/sys/class/block/%s/serial", f.root, disk);
-	assert_int_equal(unlink(serial), 0);
-
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		/* The event first, the attribute 20 ms later: well inside the
-		 * retry's 50 ms, well after the event is read on an idle machine. */
-		struct timespec ts = { 0, 20 * 1000 * 1000 };
-		if (replay_add(disk) < 0)
-			_exit(1);
-		nanosleep(&ts, NULL);
-		int sfd = open(serial, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
-		_exit(sfd >= 0 && util_write_all(sfd, "initdata", 8) == 0 ? 0 : 1);
-	}
+	snprintf(late_serial_path, sizeof(late_serial_path), "%s/sys/class/block/%s/serial", f.root, disk);
+	assert_int_equal(unlink(late_serial_path), 0);
+	late_hook_calls = 0;
+	uevent_retry_queued_hook = late_serial_hook;
+	assert_int_equal(replay_add(disk), 0);
 	int r = discover_run(f.rootfd, &o, &res);
-	int status;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	uevent_retry_queued_hook = NULL;
 	assert_int_equal(r, 0);
 	assert_string_equal(res.name, disk);
 	assert_int_equal(res.method, DISCOVER_UEVENT);
+	/* the second look ran and is what found it */
+	assert_int_equal(late_hook_calls, 1);
+	assert_int_equal(res.retries, 1);
 	close(fd);
 	fx_done(&f);
+}
+
+/* The receive queue overran while the disk's `add` was in it: discovery
+ * looks at every disk again instead of waiting for an event that is gone. */
+static void test_uevent_overrun_rescans(void **state)
+{
+	struct fixture f = fx_manifest("disk vda\ndisk vdz serial=initdata\n");
+	struct discover_opts o = OPTS("initdata", DISCOVER_UEVENT, NULL);
+	const char *disk = real_disk();
+	struct discover_result res;
+	int one = 1;
+
+	if (!disk) {
+		fx_done(&f);
+		skip();
+		return;
+	}
+	/* a few rounds: other processes' events share the queue (see test_uevent.c) */
+	int r = -ENOENT;
+	for (int round = 0; round < 5 && r != 0; round++) {
+		o.uevent_fd = uevent_open();
+		assert_true(o.uevent_fd >= 0);
+		assert_int_equal(setsockopt(o.uevent_fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+		for (int i = 0; i < 200; i++)
+			assert_int_equal(replay_add(disk), 0);
+		r = discover_by_uevent(f.rootfd, &o, timing_now_us() + 2000 * 1000, &res);
+		close(o.uevent_fd);
+	}
+	assert_int_equal(r, 0);
+	assert_string_equal(res.devnode, "/dev/vdz");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_logged("uevent: receive queue overrun, events lost; looking at every disk again");
+	fx_done(&f);
+}
+
+/* --- several disks in one scan (initdata and extensions) --- */
+
+static void set_add(struct discover_set *set, const char *serial, uint64_t deadline_us)
+{
+	struct discover_target *t = &set->t[set->n++];
+
+	memset(t, 0, sizeof(*t));
+	t->serial = serial;
+	t->serial_len = strlen(serial);
+	t->deadline_us = deadline_us;
+	t->status = -ENOENT;
+}
+
+static void test_all_one_scan(void **state)
+{
+	/* initdata (no by-id link), two extensions, one with a name the device cuts */
+	struct fixture f = fx_manifest("disk vda\n"
+				       "disk vdb serial=initdata\n"
+				       "disk vdc serial=extension-coco\n"
+				       "part vdc1 of=vdc\n"
+				       "part vdc2 of=vdc\n"
+				       "disk vdd serial=data\n"
+				       "disk vde serial=extension-averylongn\n");
+	static struct discover_set set;
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set_add(&set, "extension-averylongname", 0);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = -1;
+	assert_int_equal(discover_all(f.rootfd, &o, &set, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	assert_int_equal(set.n, 3);
+	assert_int_equal(set.t[1].status, 0);
+	assert_string_equal(set.t[1].result.name, "vdc");
+	assert_int_equal(set.t[2].status, 0);
+	assert_string_equal(set.t[2].result.name, "vde");
+	assert_int_equal(set.n_strays, 0);
+	/* every whole disk read once: vda..vde, not the partitions, nothing twice */
+	assert_int_equal(set.examined, 5);
+	assert_int_equal(res.examined, 5);
+	fx_done(&f);
+}
+
+static void test_all_byid_not_read_again(void **state)
+{
+	struct fixture f = fx_file("basic.tree");
+	static struct discover_set set;
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	assert_int_equal(tree_apply(f.root, "disk vdd serial=extension-coco\n"), 0);
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set.uevent_fd = -1;
+	assert_int_equal(discover_all(f.rootfd, &o, &set, &res), 0);
+	assert_int_equal(res.method, DISCOVER_BYID);
+	assert_string_equal(set.t[1].result.name, "vdd");
+	/* by-id read vdb; the scan read vda, vdc, vdd (not vdb again) */
+	assert_int_equal(res.examined, 1 + 3);
+	fx_done(&f);
+}
+
+static void test_all_refusals(void **state)
+{
+	struct fixture f = fx_manifest("disk vda serial=initdata\n"
+				       "disk vdb serial=extension-coco\n"
+				       "disk vdc serial=extension-coco\n"
+				       "disk vdd serial=extension-other\n"
+				       "disk vde serial=extension-third\n");
+	static struct discover_set set;
+	struct discover_result res;
+
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set_add(&set, "extension-missing", 0);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = -1;
+	/* initdata off: only the extensions */
+	assert_int_equal(discover_all(f.rootfd, NULL, &set, &res), -ENOENT);
+	assert_int_equal(set.n, 2);
+	assert_int_equal(set.t[0].status, -ENOTUNIQ);
+	assert_int_equal(set.t[0].result.n_matches, 2);
+	assert_string_equal(set.t[0].result.matches[0], "vdb");
+	assert_string_equal(set.t[0].result.matches[1], "vdc");
+	assert_int_equal(set.t[1].status, -ENOENT);
+	/* two extension disks no target names */
+	assert_int_equal(set.n_strays, 2);
+	assert_string_equal(set.strays[0], "vdd");
+	assert_string_equal(set.strays[1], "vde");
+	assert_memory_equal(set.stray_serial, "extension-", 10);
+	fx_done(&f);
+}
+
+/* An extension disk that arrives after the scan is found by its uevent;
+ * the wait ends as soon as every target is found. */
+static void test_all_late_extension(void **state)
+{
+	const char *disk = real_disk();
+	static struct discover_set set;
+	struct fixture f;
+	char manifest[160];
+
+	if (!disk) {
+		skip();
+		return;
+	}
+	f = fx_manifest("disk vdb serial=initdata\n");
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "initdata", 0);
+	set_add(&set, "extension-coco", timing_now_us() + 20 * 1000 * 1000);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = uevent_open();
+	assert_true(set.uevent_fd >= 0);
+	assert_int_equal(discover_set_scan(f.rootfd, &set), 0);
+	assert_int_equal(set.t[0].status, 0);
+	assert_int_equal(set.t[1].status, -ENOENT);
+	/* the disk appears in the tree and announces itself: the real kernel's event */
+	snprintf(manifest, sizeof(manifest), "disk %s serial=extension-coco\n", disk);
+	assert_int_equal(tree_apply(f.root, manifest), 0);
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_set_wait(f.rootfd, &set), 0);
+	assert_int_equal(set.t[1].status, 0);
+	assert_string_equal(set.t[1].result.name, disk);
+	assert_int_equal(set.t[1].result.method, DISCOVER_UEVENT);
+	/* the same disk announced again (a `change`, a rescan) is not a second disk */
+	set.t[1].deadline_us = timing_now_us() + 300 * 1000;
+	set.t[0].status = -ENOENT;
+	set.t[0].deadline_us = timing_now_us() + 300 * 1000;
+	set.t[0].serial = "never";
+	set.t[0].serial_len = 5;
+	assert_int_equal(replay_add(disk), 0);
+	assert_int_equal(discover_set_wait(f.rootfd, &set), 0);
+	assert_int_equal(discover_set_scan(f.rootfd, &set), 0);
+	assert_int_equal(set.t[1].status, 0);
+	assert_int_equal(set.t[1].result.n_matches, 1);
+	fx_done(&f);
+	close(set.uevent_fd);
 }
 
 static void test_format_matches(void **state)
@@ -1097,6 +1277,11 @@ int main(void)
 		cmocka_unit_test(test_magic_only_when_asked),
 		cmocka_unit_test(test_uevent_real_kernel_event),
 		cmocka_unit_test(test_uevent_serial_after_event),
+		cmocka_unit_test(test_uevent_overrun_rescans),
+		cmocka_unit_test(test_all_one_scan),
+		cmocka_unit_test(test_all_byid_not_read_again),
+		cmocka_unit_test(test_all_refusals),
+		cmocka_unit_test(test_all_late_extension),
 		cmocka_unit_test(test_format_matches),
 		cmocka_unit_test(test_no_byid_when_udev_runs),
 		cmocka_unit_test(test_waiter_choice),

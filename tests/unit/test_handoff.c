@@ -53,7 +53,8 @@ static void test_env_listeners_and_initdata(void **state)
 {
 	struct vsock_listener ls[2] = { { .fd = 7, .port = 1027, .name = "passfd" }, { .fd = 9, .port = 1025, .name = "log" } };
 	struct handoff_env e = { .device = "/dev/vdc", .dir = "/run/ci", .format = "kata-raw", .method = "sysfs",
-				 .digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" };
+				 .digest = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+				 .extensions = "coco:gpu" };
 	char *envp[64];
 	char store[4096];
 	int n;
@@ -64,6 +65,7 @@ static void test_env_listeners_and_initdata(void **state)
 	setenv("COCOINIT_INITDATA_DEVICE", "/dev/stale", 1);
 	setenv("COCOINIT_INITDATA_STALE", "sha256:00", 1);
 	setenv("KEEP_ME", "yes", 1);
+	setenv("COCOINIT_EXTENSIONS", "stale", 1);
 	n = handoff_build_env(envp, 64, store, sizeof(store), &e, ls, 2, 1);
 	assert_true(n > 0);
 	assert_null(envp[n]);
@@ -82,6 +84,9 @@ static void test_env_listeners_and_initdata(void **state)
 			    "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
 	assert_null(env_get(envp, "COCOINIT_INITDATA_STALE"));
 	assert_string_equal(env_get(envp, "KEEP_ME"), "yes");
+	assert_string_equal(env_get(envp, "COCOINIT_EXTENSIONS"), "coco:gpu");
+	assert_int_equal(env_count(envp, "COCOINIT_EXTENSIONS"), 1);
+	unsetenv("COCOINIT_EXTENSIONS");
 	unsetenv("LISTEN_FDS");
 	unsetenv("LISTEN_PIDFDID");
 	unsetenv("LISTEN_FDNAMES");
@@ -98,13 +103,16 @@ static void test_env_nothing_found_no_listeners(void **state)
 	int n;
 
 	setenv("LISTEN_PID", "77", 1);
+	setenv("COCOINIT_EXTENSIONS", "stale", 1);
 	n = handoff_build_env(envp, 64, store, sizeof(store), &e, NULL, 0, 1);
 	assert_true(n >= 0);
 	for (int i = 0; i < n; i++) {
 		assert_false(strncmp(envp[i], "LISTEN_", 7) == 0);
 		assert_false(strncmp(envp[i], "COCOINIT_INITDATA_", 18) == 0);
+		assert_false(strncmp(envp[i], "COCOINIT_EXTENSIONS=", 20) == 0);
 	}
 	unsetenv("LISTEN_PID");
+	unsetenv("COCOINIT_EXTENSIONS");
 }
 
 static void test_env_pid_placeholder(void **state)

@@ -164,6 +164,19 @@ static void test_write_shape(void **state)
 	st.t_mounts = 11;
 	st.t_discover = 812;
 	st.t_boot = 3000000;
+	st.t_extensions = 3120;
+	st.n_extensions = 2;
+	util_strlcpy(st.extensions[0].name, "coco", sizeof(st.extensions[0].name));
+	util_strlcpy(st.extensions[0].device, "/dev/vdd", sizeof(st.extensions[0].device));
+	util_strlcpy(st.extensions[0].source, "/dev/mapper/extension-coco", sizeof(st.extensions[0].source));
+	util_strlcpy(st.extensions[0].root_hash, "4392a4a3", sizeof(st.extensions[0].root_hash));
+	st.extensions[0].verified = true;
+	st.extensions[0].method = "uevent";
+	st.extensions[0].elapsed_us = 3100;
+	util_strlcpy(st.extensions[1].name, "raw.x", sizeof(st.extensions[1].name));
+	util_strlcpy(st.extensions[1].device, "/dev/vde", sizeof(st.extensions[1].device));
+	util_strlcpy(st.extensions[1].source, "/dev/vde1", sizeof(st.extensions[1].source));
+	st.extensions[1].elapsed_us = 20;
 	state_add_error(&st, "first \"error\"\n");
 	for (int i = 0; i < STATE_MAX_ERRORS + 3; i++)
 		state_add_error(&st, "more");
@@ -193,8 +206,14 @@ static void test_write_shape(void **state)
 				      "assert d['resources']=={'cpus_online':4,'mem_total_kib':2017852}\n"
 				      "t=d['timing_us']\n"
 				      "assert t['mounts']==11 and t['discover']==812 and t['boot']==3000000\n"
-				      "assert set(t)=={'mounts','modules','listen','discover','consume','total','boot',"
+				      "assert set(t)=={'mounts','modules','listen','discover','consume','extensions','total','boot',"
 				      "'version_digest'}\n"
+				      "assert t['extensions']==3120\n"
+				      "e=d['extensions']\n"
+				      "assert e[0]=={'name':'coco','device':'/dev/vdd','source':'/dev/mapper/extension-coco',"
+				      "'root_hash':'4392a4a3','method':'uevent','verified':True,'elapsed_us':3100}, e\n"
+				      "assert e[1]=={'name':'raw.x','device':'/dev/vde','source':'/dev/vde1',"
+				      "'root_hash':None,'method':None,'verified':False,'elapsed_us':20}, e\n"
 				      "assert d['errors'][0]=='first \"error\"\\n' and len(d['errors'])==8\n"
 				      "assert d['agent']['mode']=='exec' and d['agent']['on_error']=='poweroff'\n"
 				      "assert d['agent']['oom_score_adj']==-997 and d['agent']['nofile']==1048576\n"
@@ -223,7 +242,7 @@ static void test_write_not_found(void **state)
 				      "i=d['initdata']\n"
 				      "assert i['found'] is False and i['device'] is None and i['format'] is None\n"
 				      "assert i['digest'] is None and i['bound'] is None\n"
-				      "assert d['listeners']==[]\n"
+				      "assert d['listeners']==[] and d['extensions']==[]\n"
 				      "assert d['errors']==['initdata: no disk with serial=initdata within 2000ms']\n", false),
 			 0);
 	close(rootfd);

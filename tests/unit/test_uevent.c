@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -126,7 +127,15 @@ static void test_parse_lookalike_keys(void **state)
 				      &ev),
 			 0);
 	assert_null(ev.devname);
-	assert_false(uevent_is_new_disk(&ev) && ev.devname);
+	/* the other keys still count: only the lookalikes are passed over */
+	assert_string_equal(ev.devtype, "disk");
+	assert_true(uevent_is_new_disk(&ev));
+	/* and the real key next to a lookalike is the one taken */
+	assert_int_equal(uevent_parse(M("add@/x\0ACTION=add\0DEVPATH=/x\0SUBSYSTEM=block\0DEVNAMEX=evil\0"
+					"DEVNAME=vdb\0DEVTYPE=disk\0"),
+				      &ev),
+			 0);
+	assert_string_equal(ev.devname, "vdb");
 }
 
 static void test_check_sender(void **state)
@@ -268,17 +277,123 @@ static void test_wait_disk(void **state)
 	close(fd);
 }
 
+/* Two real block devices whose uevent files take writes. */
+static void two_disks(const char **a, const char **b)
+{
+	static const char *const names[] = { "loop0", "loop1", "loop2", "vda", "zram0" };
+	const char *found[2] = { NULL, NULL };
+	size_t n = 0;
+	char p[128];
+
+	for (size_t i = 0; i < ARRAY_SIZE(names) && n < 2; i++) {
+		snprintf(p, sizeof(p), "/sys/class/block/%s/uevent", names[i]);
+		if (access(p, W_OK) == 0)
+			found[n++] = names[i];
+	}
+	if (n < 2)
+		fail_msg("fewer than two block devices to replay uevents for");
+	*a = found[0];
+	*b = found[1];
+}
+
+/* Counts every name it is asked about, and passes on them all. */
+struct seenctx {
+	char names[8][64];
+	size_t n;
+	unsigned calls;
+	const char *refire; /* a disk to announce again on each call (flood) */
+	unsigned cap;
+};
+
+static int seen_cb(const char *devname, void *ctx)
+{
+	struct seenctx *s = ctx;
+	size_t i;
+
+	s->calls++;
+	for (i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], devname) == 0)
+			break;
+	if (i == s->n && s->n < ARRAY_SIZE(s->names))
+		util_strlcpy(s->names[s->n++], devname, sizeof(s->names[0]));
+	if (s->refire) {
+		if (s->calls > s->cap)
+			return -ELOOP; /* the wait never ended: the test fails on this value */
+		trigger(s->refire);
+	}
+	return 0;
+}
+
+static bool seen(const struct seenctx *s, const char *name)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (strcmp(s->names[i], name) == 0)
+			return true;
+	return false;
+}
+
 static void test_wait_disk_timeout(void **state)
 {
-	struct waitctx w = { .want = "no-such-disk" };
+	struct seenctx s = { .n = 0 };
+	const char *a, *b;
 	int fd = uevent_open();
 
 	assert_true(fd >= 0);
-	/* a deadline already passed: what is queued is looked at, then -ETIMEDOUT */
-	assert_int_equal(uevent_wait_disk(fd, timing_now_us(), check_cb, &w), -ETIMEDOUT);
-	assert_int_equal(w.calls, 0);
-	assert_int_equal(uevent_wait_disk(-1, timing_now_us(), check_cb, &w), -EINVAL);
+	two_disks(&a, &b);
+	trigger(a);
+	trigger(b);
+	/* a deadline already passed: both queued events are looked at, then -ETIMEDOUT */
+	assert_int_equal(uevent_wait_disk(fd, timing_now_us(), seen_cb, &s), -ETIMEDOUT);
+	if (!seen(&s, a) || !seen(&s, b))
+		fail_msg("queued events for %s and %s: %s%s looked at", a, b, seen(&s, a) ? a : "",
+			 seen(&s, b) ? b : "");
+	/* nothing queued any more: no call at all */
+	s.calls = 0;
+	assert_int_equal(uevent_wait_disk(fd, timing_now_us(), seen_cb, &s), -ETIMEDOUT);
+	assert_int_equal(s.calls, 0);
+	assert_int_equal(uevent_wait_disk(-1, timing_now_us(), seen_cb, &s), -EINVAL);
 	close(fd);
+}
+
+/* A host that never stops sending events: every look makes the disk
+ * announce itself again, so the queue is never empty. The wait still ends
+ * at the deadline, after at most UEVENT_LATE_MAX late messages. */
+static void test_wait_disk_flood_ends(void **state)
+{
+	struct seenctx s = { .refire = target_disk(), .cap = 20000 };
+	int fd = uevent_open();
+
+	assert_true(fd >= 0);
+	trigger(s.refire);
+	assert_int_equal(uevent_wait_disk(fd, timing_now_us() + 50 * 1000, seen_cb, &s), -ETIMEDOUT);
+	assert_true(s.calls >= 1);
+	assert_true(s.calls <= s.cap);
+	close(fd);
+}
+
+/* A receive queue that overran: the wait says so instead of waiting on for
+ * an `add` that was lost. */
+static void test_wait_disk_overrun(void **state)
+{
+	struct seenctx s = { .n = 0 };
+	const char *disk = target_disk();
+	int r = 0, one = 1;
+
+	/* Other processes' events share the queue: a round may be drained
+	 * before it overruns, so a few rounds, each on a fresh socket. */
+	for (int round = 0; round < 5 && r != -ENOBUFS; round++) {
+		int fd = uevent_open();
+		assert_true(fd >= 0);
+		/* the smallest queue the kernel allows (it doubles and floors the value) */
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+		for (int i = 0; i < 200; i++)
+			trigger(disk);
+		r = uevent_wait_disk(fd, timing_now_us() + 2 * 1000000ull, seen_cb, &s);
+		if (r != -ENOBUFS)
+			assert_int_equal(r, -ETIMEDOUT);
+		close(fd);
+	}
+	assert_int_equal(r, -ENOBUFS);
 }
 
 static void test_userspace_forgery_dropped(void **state)
@@ -334,6 +449,8 @@ int main(void)
 		cmocka_unit_test(test_real_event),
 		cmocka_unit_test(test_wait_disk),
 		cmocka_unit_test(test_wait_disk_timeout),
+		cmocka_unit_test(test_wait_disk_flood_ends),
+		cmocka_unit_test(test_wait_disk_overrun),
 		cmocka_unit_test(test_userspace_forgery_dropped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
