@@ -1004,7 +1004,7 @@ static int json_str(FILE *f, const char *s, size_t len)
 
 	if (!buf)
 		return -ENOMEM;
-	int n = state_json_string(buf, size, s, len);
+	int n = state_json_utf8(buf, size, s, len);
 	if (n < 0)
 		return n;
 	return fwrite(buf, 1, (size_t)n, f) == (size_t)n ? 0 : -EIO;

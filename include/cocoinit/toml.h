@@ -60,6 +60,6 @@ void toml_free(struct toml_doc *doc);
 const struct toml_node *toml_get(const struct toml_node *table, const char *key, size_t key_len);
 
 /* Writes table as one JSON object: keys in document order, tables as
- * objects, strings as strings (escaped by state_json_string()), other values
+ * objects, strings as strings (UTF-8 as is, escaped by state_json_utf8()), other values
  * left out. 0 or -errno. */
 int toml_write_json(const struct toml_node *table, FILE *f);

@@ -21,16 +21,11 @@ INT64 = (-(1 << 63), (1 << 63) - 1)
 AOT_RE = re.compile(rb"(?m)^[ \t]*\[[ \t]*\[")
 
 
-def _latin1_to_utf8(s):
-    # state_json_string() writes each byte >= 0x7f as \u00XX: undo that.
-    return s.encode("latin-1").decode("utf-8")
-
-
 def _pairs_hook(pairs):
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
         raise ValueError("duplicate key in cocoinit's JSON")
-    return ("obj", [(_latin1_to_utf8(k), _latin1_to_utf8(v) if isinstance(v, str) else v) for k, v in pairs])
+    return ("obj", list(pairs))
 
 
 def cocoinit_meaning(stdout):
