@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 
 #include "cocoinit/state.h"
+#include "cocoinit/timing.h"
 #include "cocoinit/util.h"
 
 #define STATE_DIR "run/cocoinit"
@@ -198,6 +199,22 @@ out:
 	jb_raw(b, "]");
 }
 
+/* The sub-steps join timing_us as "<step>.<part>" keys, after the main steps. */
+static void state_steps(struct jbuf *b)
+{
+	const struct timing_step *steps;
+	unsigned dropped;
+	size_t n = timing_steps(&steps, &dropped);
+
+	for (size_t i = 0; i < n; i++) {
+		jb_raw(b, ",");
+		jb_cstr(b, steps[i].name);
+		jb_raw(b, ":%" PRIu64, steps[i].us);
+	}
+	if (dropped)
+		jb_raw(b, ",\"steps_dropped\":%u", dropped);
+}
+
 static const char *state_agent_mode_name(enum agent_mode m)
 {
 	return m == AGENT_SUPERVISE ? "supervise" : "exec";
@@ -233,9 +250,10 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	       state_mem_total_kib(rootfd));
 	jb_raw(b,
 	       ",\"timing_us\":{\"mounts\":%" PRIu64 ",\"modules\":%" PRIu64 ",\"listen\":%" PRIu64
-	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64 "}",
+	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"total\":%" PRIu64 ",\"boot\":%" PRIu64,
 	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_total, st->t_boot);
-	jb_raw(b, ",\"errors\":[");
+	state_steps(b);
+	jb_raw(b, "},\"errors\":[");
 	for (size_t i = 0; i < st->n_errors && i < STATE_MAX_ERRORS; i++) {
 		if (i)
 			jb_raw(b, ",");
