@@ -117,6 +117,11 @@ static void report_kmsg(void)
 			sanitize(semi + 1);
 			say("kmsg %s", text);
 		}
+		/* Every cocoinit line with its time after the last probe: the timeline. */
+		if (strncmp(text, "cocoinit: ", 10) == 0 && agent_us < 0) {
+			sanitize(semi + 1);
+			say("line after_probe_us=%" PRId64 " %s", probe_us >= 0 ? (int64_t)ts - probe_us : -1, text);
+		}
 	}
 	say("handoff init_us=%" PRId64 " agent_us=%" PRId64 " handoff_us=%" PRId64, init_us, agent_us,
 	    init_us >= 0 && agent_us >= 0 ? agent_us - init_us : -1);

@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/reboot.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "cocoinit/sys.h"
@@ -34,4 +35,9 @@ int sys_execve(const char *path, char *const argv[], char *const envp[])
 int sys_finit_module(int fd, const char *params, int flags)
 {
 	return syscall(SYS_finit_module, fd, params, flags) < 0 ? -errno : 0;
+}
+
+int sys_sysinfo(struct sysinfo *info)
+{
+	return sysinfo(info) < 0 ? -errno : 0;
 }

@@ -5,9 +5,12 @@
 
 #include <stddef.h>
 
+struct sysinfo;
+
 int sys_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
 	      const void *data);
 int sys_umount(const char *target);
 int sys_reboot(int cmd);
 int sys_execve(const char *path, char *const argv[], char *const envp[]);
 int sys_finit_module(int fd, const char *params, int flags);
+int sys_sysinfo(struct sysinfo *info);
