@@ -160,7 +160,7 @@ static void report_status(const char *path, const char *tag)
 /* ---- the methods ----------------------------------------------------- */
 
 /* What `cocoinit locate --method` calls each one, NULL when it has no such method. */
-static const char *const locate_names[BENCH_METHODS] = { "hint", "by-id", "sysfs", NULL, "magic", NULL };
+static const char *const locate_names[BENCH_METHODS] = { "hint", "by-id", "sysfs", NULL, "magic", NULL, NULL };
 
 /* `cocoinit locate --method M --json`, the tool as shipped: its own
  * elapsed_us, the wall time of the whole process and its peak RSS. */
