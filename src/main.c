@@ -232,7 +232,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	}
 
 	r = discover_run(rootfd, &opts, res);
-	t = timing_step("discover.run", t);
+	timing_step("discover.run", t);
 	discover_waiter_close(&opts);
 	st.examined = res->examined;
 
