@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* The agent of bench/boot. Its first act is a /dev/kmsg line, so the kernel's
- * timestamp of "Run /init as init process" and its own share one clock: that
- * difference is the init's hand-off time, whichever init ran. With
+ * lines ("Run /init as init process", the last virtio disk probed) and its
+ * own share one clock: the differences are the init's hand-off times,
+ * whichever init ran (cocoinit, the busybox script or the floor). With
  * bench.mode=discover on the kernel command line it then times each discovery
  * method against the real disks, reads PID 1's peak memory and reports
  * "BENCH ..." lines on /dev/ttyS1 (stdout without one); then it powers off. */
@@ -12,7 +13,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/reboot.h>
+#include <sys/stat.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <termios.h>
@@ -60,12 +63,20 @@ static void sanitize(char *s)
 			*s = '?';
 }
 
-/* Walks the kernel log once: the timestamps of the init's start and of our
- * own start line, and cocoinit's timing lines for the record. */
+/* The kernel's line for a virtio disk it probed: "virtio_blk virtioN: [vdX] ..." */
+static int is_probe_line(const char *text)
+{
+	return strncmp(text, "virtio_blk virtio", 17) == 0 && strstr(text, ": [vd") != NULL;
+}
+
+/* Walks the kernel log once: the timestamps of the init's start, of the last
+ * disk probed before our own start line and of that line, and cocoinit's
+ * timing lines for the record. */
 static void report_kmsg(void)
 {
 	_cleanup_close_ int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	int64_t init_us = -1, agent_us = -1, mod_start = -1, mod_done = -1;
+	int64_t init_us = -1, agent_us = -1, mod_start = -1, mod_done = -1, probe_us = -1;
+	unsigned probes = 0;
 	char rec[8192];
 
 	if (fd < 0) {
@@ -94,6 +105,10 @@ static void report_kmsg(void)
 			init_us = (int64_t)ts;
 		else if (agent_us < 0 && strcmp(text, START_LINE) == 0)
 			agent_us = (int64_t)ts;
+		else if (agent_us < 0 && is_probe_line(text)) {
+			probe_us = (int64_t)ts;
+			probes++;
+		}
 		else if (strcmp(text, "busybox-init: modules start") == 0)
 			mod_start = (int64_t)ts;
 		else if (strcmp(text, "busybox-init: modules done") == 0)
@@ -102,9 +117,16 @@ static void report_kmsg(void)
 			sanitize(semi + 1);
 			say("kmsg %s", text);
 		}
+		/* Every cocoinit line with its time after the last probe: the timeline. */
+		if (strncmp(text, "cocoinit: ", 10) == 0 && agent_us < 0) {
+			sanitize(semi + 1);
+			say("line after_probe_us=%" PRId64 " %s", probe_us >= 0 ? (int64_t)ts - probe_us : -1, text);
+		}
 	}
 	say("handoff init_us=%" PRId64 " agent_us=%" PRId64 " handoff_us=%" PRId64, init_us, agent_us,
 	    init_us >= 0 && agent_us >= 0 ? agent_us - init_us : -1);
+	say("probe probes=%u last_probe_us=%" PRId64 " after_probe_us=%" PRId64, probes, probe_us,
+	    probe_us >= 0 && agent_us >= probe_us ? agent_us - probe_us : -1);
 	/* Only the busybox script marks its module loading; cocoinit's timing line says it. */
 	if (mod_start >= 0 && mod_done >= mod_start)
 		say("modules modules_us=%" PRId64, mod_done - mod_start);
@@ -138,7 +160,7 @@ static void report_status(const char *path, const char *tag)
 /* ---- the methods ----------------------------------------------------- */
 
 /* What `cocoinit locate --method` calls each one, NULL when it has no such method. */
-static const char *const locate_names[BENCH_METHODS] = { "hint", "by-id", "sysfs", NULL, "magic", NULL };
+static const char *const locate_names[BENCH_METHODS] = { "hint", "by-id", "sysfs", NULL, "magic", NULL, NULL };
 
 /* `cocoinit locate --method M --json`, the tool as shipped: its own
  * elapsed_us, the wall time of the whole process and its peak RSS. */
@@ -236,6 +258,37 @@ static void discover_bench(unsigned runs)
 	}
 }
 
+/* cocoinit's "timing_us" object from its state file, for the per-step breakdown. */
+static void report_state_timing(void)
+{
+	char buf[16384];
+	_cleanup_close_ int fd = open("/run/cocoinit/state.json", O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0 || (n = read(fd, buf, sizeof(buf) - 1)) <= 0)
+		return;
+	buf[n] = '\0';
+	char *t = strstr(buf, "\"timing_us\":{");
+	char *end = t ? strchr(t, '}') : NULL;
+	if (!end)
+		return;
+	end[1] = '\0';
+	sanitize(t);
+	say("state %s", t);
+}
+
+/* Under the floor init nothing is mounted: what the report needs comes after
+ * the start line, so it costs the measured time nothing. */
+static void mount_if_missing(const char *probe, const char *src, const char *target, const char *type)
+{
+	struct stat st;
+
+	if (stat(probe, &st) == 0)
+		return;
+	if (mount(src, target, type, MS_NOSUID, NULL) < 0)
+		say("error mount %s: %s", target, strerror(errno));
+}
+
 static unsigned cmdline_uint(const char *cmdline, const char *key, unsigned def)
 {
 	const char *p = strstr(cmdline, key);
@@ -260,6 +313,8 @@ int main(void)
 		close(kfd);
 	}
 
+	mount_if_missing("/dev/ttyS1", "devtmpfs", "/dev", "devtmpfs");
+	mount_if_missing("/proc/self", "proc", "/proc", "proc");
 	tty = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (tty >= 0) {
 		struct termios t;
@@ -280,6 +335,7 @@ int main(void)
 
 	say("start pid=%d", (int)getpid());
 	report_kmsg();
+	report_state_timing();
 	if (strstr(cmdline, "bench.mode=discover")) {
 		/* In supervise mode PID 1 is still cocoinit: its peak is final. */
 		report_status("/proc/1/status", "pid1");

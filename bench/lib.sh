@@ -21,6 +21,6 @@ bench_ensure_build() { # build-dir
 		mkdir -p "$(dirname "$1")"
 		meson setup "$1" -Dstatic=true >"$1.setup.log" 2>&1 || { cat "$1.setup.log" >&2; return 1; }
 	fi
-	meson compile -C "$1" cocoinit bench/bench_discover bench/bench-agent >"$1.bench-compile.log" 2>&1 ||
+	meson compile -C "$1" cocoinit bench/bench_discover bench/bench-agent bench/floor-init >"$1.bench-compile.log" 2>&1 ||
 		{ tail -40 "$1.bench-compile.log" >&2; return 1; }
 }

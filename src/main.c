@@ -314,16 +314,19 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	}
 	if (cfg.scan_magic)
 		opts.methods |= DISCOVER_MAGIC;
+	uint64_t ts = timing_now_us();
 	if (((opts.methods & DISCOVER_UEVENT) && opts.timeout_ms > 0 && cfg.initdata != INITDATA_OFF) ||
 	    (cfg.n_extensions > 0 && cfg.extension_timeout_ms > 0)) {
 		/* Bound before the sysfs scan, so no disk slips between scan and wait. */
 		r = discover_waiter_open(rootfd, &opts);
 		if (r < 0)
 			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-r));
+		ts = timing_step("discover.waiter", ts);
 	}
 
 	if (cfg.n_extensions == 0) {
 		r = discover_run(rootfd, &opts, res);
+		timing_step("discover.run", ts);
 		discover_waiter_close(&opts);
 	} else {
 		/* One scan and one wait for initdata and every extension. */
@@ -340,6 +343,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		disks.uevent_fd = opts.uevent_fd;
 		disks.udev_waiter = opts.udev_waiter;
 		r = discover_all(rootfd, cfg.initdata == INITDATA_OFF ? NULL : &opts, &disks, res);
+		timing_step("discover.run", ts);
 		disks_first_ext = cfg.initdata == INITDATA_OFF ? 0 : 1;
 		/* the kernel socket stays open: extension partitions are waited for on it */
 		ext_uevent_fd = opts.uevent_fd;
@@ -636,7 +640,7 @@ static _Noreturn void boot(void)
 {
 	struct discover_result res = { 0 };
 	char err[ERR_MAX] = "";
-	uint64_t t0, t;
+	uint64_t t0, t, t1;
 	sigset_t all;
 	int rootfd, r;
 
@@ -655,21 +659,27 @@ static _Noreturn void boot(void)
 	r = mounts_early(rootfd, err, sizeof(err));
 	if (r < 0)
 		boot_fail("mounts: %s", err[0] ? err : strerror(-r));
+	t1 = timing_step("mounts.early", t);
 	if (mounts_console() < 0)
 		log_warn("console: /dev/console unavailable; keeping the inherited stdio");
 	boot_log_setup();
+	timing_step("mounts.console", t1);
 	st.t_mounts = timing_now_us() - t;
 	boot_version();
 
 	err[0] = '\0';
+	t1 = timing_now_us();
 	r = cmdline_read(rootfd, &cfg, err, sizeof(err));
 	log_set_level(cfg.log_level);
 	if (r < 0)
 		boot_fail("cmdline: %s", err[0] ? err : strerror(-r));
+	timing_step("cmdline", t1);
 
 	t = timing_now_us();
 	boot_modules(rootfd);
+	t1 = timing_step("modules.load", t);
 	boot_shares();
+	timing_step("modules.shares", t1);
 	st.t_modules = timing_now_us() - t;
 
 	t = timing_now_us();

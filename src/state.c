@@ -11,8 +11,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 
 #include "cocoinit/state.h"
+#include "cocoinit/sys.h"
+#include "cocoinit/timing.h"
 #include "cocoinit/util.h"
 
 #define STATE_DIR "run/cocoinit"
@@ -129,6 +132,37 @@ static void jb_raw(struct jbuf *b, const char *fmt, ...)
 	b->len += (size_t)n;
 }
 
+/* Fixed text and numbers without a format string: the mount table and the
+ * steps are rendered in a loop, and vsnprintf() is slow under emulation. */
+static void jb_put(struct jbuf *b, const char *s, size_t n)
+{
+	if (b->err)
+		return;
+	if (n >= b->size - b->len) {
+		b->err = -ENOSPC;
+		return;
+	}
+	memcpy(b->p + b->len, s, n);
+	b->len += n;
+	b->p[b->len] = '\0';
+}
+
+static void jb_lit(struct jbuf *b, const char *s)
+{
+	jb_put(b, s, strlen(s));
+}
+
+static void jb_u64(struct jbuf *b, uint64_t v)
+{
+	char t[20];
+	size_t i = sizeof(t);
+
+	do
+		t[--i] = (char)('0' + v % 10);
+	while ((v /= 10) > 0);
+	jb_put(b, t + i, sizeof(t) - i);
+}
+
 static void jb_str(struct jbuf *b, const char *s, size_t len)
 {
 	int n;
@@ -181,19 +215,15 @@ static unsigned state_count_cpus(int rootfd)
 	return count;
 }
 
-static uint64_t state_mem_total_kib(int rootfd)
+/* MemTotal of /proc/meminfo, from sysinfo(): the same count of pages,
+ * without the kernel formatting fifty counters to give us one. */
+static uint64_t state_mem_total_kib(void)
 {
-	char buf[512];
-	ssize_t n = util_read_file_at(rootfd, "proc/meminfo", buf, sizeof(buf) - 1, true);
-	char *p;
+	struct sysinfo si;
 
-	if (n <= 0)
+	if (sys_sysinfo(&si) < 0)
 		return 0;
-	buf[n] = '\0';
-	p = strstr(buf, "MemTotal:");
-	if (!p)
-		return 0;
-	return strtoull(p + strlen("MemTotal:"), NULL, 10);
+	return (uint64_t)si.totalram * (si.mem_unit ? si.mem_unit : 1) / 1024;
 }
 
 /* The mount table as the kernel reports it: what the agent will find. */
@@ -204,7 +234,7 @@ static void state_mounts(struct jbuf *b, int rootfd)
 	unsigned count = 0;
 	char *line, *save = NULL;
 
-	jb_raw(b, "[");
+	jb_lit(b, "[");
 	if (!buf)
 		goto out;
 	n = util_read_file_at(rootfd, "proc/self/mounts", buf, STATE_MOUNTS_READ - 1, true);
@@ -221,19 +251,38 @@ static void state_mounts(struct jbuf *b, int rootfd)
 			f[i] = strtok_r(NULL, " ", &s2);
 		if (i < 4 || !f[3])
 			continue;
-		jb_raw(b, "%s{\"source\":", count ? "," : "");
+		jb_lit(b, count ? ",{\"source\":" : "{\"source\":");
 		jb_cstr(b, f[0]);
-		jb_raw(b, ",\"target\":");
+		jb_lit(b, ",\"target\":");
 		jb_cstr(b, f[1]);
-		jb_raw(b, ",\"type\":");
+		jb_lit(b, ",\"type\":");
 		jb_cstr(b, f[2]);
-		jb_raw(b, ",\"options\":");
+		jb_lit(b, ",\"options\":");
 		jb_cstr(b, f[3]);
-		jb_raw(b, "}");
+		jb_lit(b, "}");
 		count++;
 	}
 out:
-	jb_raw(b, "]");
+	jb_lit(b, "]");
+}
+
+/* The sub-steps join timing_us as "<step>.<part>" keys, after the main steps. */
+static void state_steps(struct jbuf *b)
+{
+	const struct timing_step *steps;
+	unsigned dropped;
+	size_t n = timing_steps(&steps, &dropped);
+
+	for (size_t i = 0; i < n; i++) {
+		jb_lit(b, ",");
+		jb_cstr(b, steps[i].name);
+		jb_lit(b, ":");
+		jb_u64(b, steps[i].us);
+	}
+	if (dropped) {
+		jb_lit(b, ",\"steps_dropped\":");
+		jb_u64(b, dropped);
+	}
 }
 
 static const char *state_agent_mode_name(enum agent_mode m)
@@ -291,14 +340,15 @@ static int state_render(int rootfd, struct jbuf *b, const struct state *st, cons
 	       cfg->modules_lockdown ? "true" : "false");
 	state_mounts(b, rootfd);
 	jb_raw(b, ",\"resources\":{\"cpus_online\":%u,\"mem_total_kib\":%" PRIu64 "}", state_count_cpus(rootfd),
-	       state_mem_total_kib(rootfd));
+	       state_mem_total_kib());
 	jb_raw(b,
 	       ",\"timing_us\":{\"mounts\":%" PRIu64 ",\"modules\":%" PRIu64 ",\"listen\":%" PRIu64
 	       ",\"discover\":%" PRIu64 ",\"consume\":%" PRIu64 ",\"extensions\":%" PRIu64 ",\"total\":%" PRIu64
-	       ",\"boot\":%" PRIu64 ",\"version_digest\":%" PRIu64 "}",
+	       ",\"boot\":%" PRIu64 ",\"version_digest\":%" PRIu64,
 	       st->t_mounts, st->t_modules, st->t_listen, st->t_discover, st->t_consume, st->t_extensions, st->t_total,
 	       st->t_boot, st->t_version);
-	jb_raw(b, ",\"errors\":[");
+	state_steps(b);
+	jb_raw(b, "},\"errors\":[");
 	for (size_t i = 0; i < st->n_errors && i < STATE_MAX_ERRORS; i++) {
 		if (i)
 			jb_raw(b, ",");

@@ -7,6 +7,7 @@
 #include <sys/reboot.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include "cocoinit/sys.h"
@@ -46,4 +47,9 @@ int sys_ioctl(int fd, unsigned long request, void *arg)
 int sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev)
 {
 	return mknodat(dirfd, path, (mode_t)mode, (dev_t)dev) < 0 ? -errno : 0;
+}
+
+int sys_sysinfo(struct sysinfo *info)
+{
+	return sysinfo(info) < 0 ? -errno : 0;
 }

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* CLOCK_BOOTTIME in microseconds: it keeps counting across suspend and
- * starts at kernel boot, so "boot=" in the timing line is time since power-on. */
+ * starts at kernel boot, so "boot=" in the timing line is time since power-on.
+ * The sub-step table is fixed-size and static: recording never allocates
+ * and never fails the boot. */
+#include <string.h>
 #include <time.h>
 
 #include "cocoinit/timing.h"
+
+static struct timing_step timing_table[TIMING_STEPS_MAX];
+static size_t timing_n;
+static unsigned timing_dropped;
 
 uint64_t timing_now_us(void)
 {
@@ -23,4 +30,38 @@ int timing_poll_ms(uint64_t deadline_us)
 	/* Round up so that poll() does not wake just before the deadline. */
 	uint64_t ms = (deadline_us - now + 999) / 1000;
 	return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+uint64_t timing_step(const char *name, uint64_t start_us)
+{
+	uint64_t now = timing_now_us();
+	uint64_t us = now > start_us ? now - start_us : 0;
+	size_t i;
+
+	for (i = 0; i < timing_n; i++)
+		if (strcmp(timing_table[i].name, name) == 0)
+			break;
+	if (i == timing_n) {
+		if (timing_n == TIMING_STEPS_MAX) {
+			timing_dropped++;
+			return now;
+		}
+		timing_table[timing_n++] = (struct timing_step){ .name = name };
+	}
+	timing_table[i].us += us;
+	return now;
+}
+
+size_t timing_steps(const struct timing_step **ret, unsigned *ret_dropped)
+{
+	*ret = timing_table;
+	if (ret_dropped)
+		*ret_dropped = timing_dropped;
+	return timing_n;
+}
+
+void timing_steps_reset(void)
+{
+	timing_n = 0;
+	timing_dropped = 0;
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+struct sysinfo;
+
 int sys_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
 	      const void *data);
 int sys_umount(const char *target);
@@ -14,3 +16,4 @@ int sys_finit_module(int fd, const char *params, int flags);
 /* ioctl(2) with one pointer argument (device-mapper, BLKROSET). */
 int sys_ioctl(int fd, unsigned long request, void *arg);
 int sys_mknodat(int dirfd, const char *path, unsigned int mode, unsigned long long dev);
+int sys_sysinfo(struct sysinfo *info);

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* state.json: hostile strings come out as valid JSON (checked byte for byte
  * and by python3's json parser), the document has the version-1 shape with
- * the values cocoinit recorded, and it is written atomically with mode 0644
- * into a temporary root tree. */
+ * the values cocoinit recorded (the boot's sub-steps in timing_us), and it is
+ * written atomically with mode 0644 into a temporary root tree. sysinfo() is
+ * replaced (-Wl,--wrap=sys_sysinfo). */
 #include <errno.h>
 #include <fcntl.h>
 #include <setjmp.h>
@@ -13,13 +14,29 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "cocoinit/state.h"
+#include "cocoinit/timing.h"
 #include "cocoinit/util.h"
+
+/* What sysinfo() reports: 2017852 KiB in pages of 4096 bytes; -1 makes it fail. */
+static int sysinfo_errno;
+
+int __wrap_sys_sysinfo(struct sysinfo *si);
+int __wrap_sys_sysinfo(struct sysinfo *si)
+{
+	if (sysinfo_errno)
+		return -sysinfo_errno;
+	memset(si, 0, sizeof(*si));
+	si->totalram = 2017852 / 4;
+	si->mem_unit = 4096;
+	return 0;
+}
 
 static void test_escape_hostile(void **state)
 {
@@ -141,7 +158,6 @@ static void test_write_shape(void **state)
 	struct stat s;
 	int rootfd;
 
-	put("proc/meminfo", "MemTotal:        2017852 kB\nMemFree:          1889000 kB\n");
 	put("sys/devices/system/cpu/online", "0-2,5\n");
 	put("proc/self/mounts", "proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n"
 				"tmpfs /run tmpfs rw,nosuid,nodev,mode=755 0 0\n"
@@ -248,6 +264,60 @@ static void test_write_not_found(void **state)
 	close(rootfd);
 }
 
+/* The boot's named sub-steps join timing_us after the main steps, adding up
+ * when a name comes again; a failing sysinfo() leaves the memory at 0. */
+static void test_write_steps(void **state)
+{
+	static struct state st;
+	static struct config cfg;
+	char path[512];
+	int rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	assert_true(rootfd >= 0);
+	cmdline_defaults(&cfg);
+	timing_steps_reset();
+	uint64_t now = timing_now_us();
+	timing_step("discover.scan", now - 700);
+	timing_step("consume.probe", now - 40);
+	timing_step("discover.scan", now - 5);
+	sysinfo_errno = EPERM;
+	assert_int_equal(state_write(rootfd, &st, &cfg, NULL, 0), 0);
+	sysinfo_errno = 0;
+	timing_steps_reset();
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", root);
+	assert_int_equal(python_check(path,
+				      "t=d['timing_us']\n"
+				      "assert list(t)[:9]==['mounts','modules','listen','discover','consume','extensions','total','boot',"
+				      "'version_digest'], t\n"
+				      "assert list(t)[9:]==['discover.scan','consume.probe'], t\n"
+				      "assert t['discover.scan']>=705 and t['consume.probe']>=40, t\n"
+				      "assert d['resources']['mem_total_kib']==0\n", false),
+			 0);
+	close(rootfd);
+}
+
+/* Past TIMING_STEPS_MAX names, one more is counted, not kept. */
+static void test_steps_bounded(void **state)
+{
+	static const char *const names[] = { "a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9", "b0",
+					     "b1", "b2", "b3", "b4", "b5", "b6", "b7", "b8", "b9", "c0", "c1",
+					     "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "d0", "d1", "d2" };
+	const struct timing_step *steps;
+	unsigned dropped;
+
+	_Static_assert(sizeof(names) / sizeof(names[0]) == TIMING_STEPS_MAX + 1, "one name too many");
+	timing_steps_reset();
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		timing_step(names[i], timing_now_us());
+	timing_step("a0", timing_now_us());
+	assert_int_equal(timing_steps(&steps, &dropped), TIMING_STEPS_MAX);
+	assert_int_equal(dropped, 1);
+	assert_string_equal(steps[TIMING_STEPS_MAX - 1].name, "d1");
+	timing_steps_reset();
+	assert_int_equal(timing_steps(&steps, &dropped), 0);
+	assert_int_equal(dropped, 0);
+}
+
 static int setup(void **state)
 {
 	return mkdtemp(root) ? 0 : -1;
@@ -271,6 +341,8 @@ int main(void)
 		cmocka_unit_test(test_escape_every_byte),
 		cmocka_unit_test(test_write_shape),
 		cmocka_unit_test(test_write_not_found),
+		cmocka_unit_test(test_write_steps),
+		cmocka_unit_test(test_steps_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
