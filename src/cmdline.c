@@ -633,6 +633,9 @@ static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx
 		if ((r = ENUM(bool_words)) < 0)
 			return r;
 		c->passfd = r == 1;
+	} else if (cmdline_key_is(a, "printk.devkmsg")) {
+		/* The kernel's own key: "on" lifts its rate limit on /dev/kmsg, so no line budget is needed. */
+		c->kmsg_unlimited = a->vallen == 2 && memcmp(a->val, "on", 2) == 0;
 	} else if (cmdline_key_is(a, "agent.passfd_listener_port")) {
 		uint32_t port;
 		/* Kata's key, read only for the passfd listener: judged once the whole line is known. */

@@ -25,6 +25,7 @@ static int log_console_loglevel = -1; /* -1: not asked yet */
 static int (*log_console_loglevel_get)(void);
 /* Lines written to the kmsg fd in the kernel's current rate-limit window. */
 static unsigned log_kmsg_lines;
+static bool log_kmsg_unlimited;
 static uint64_t log_kmsg_window_start_ms;
 
 /* The kernel keeps the rate limit per open file and starts a new window
@@ -65,6 +66,11 @@ unsigned log_kmsg_count(void)
 	return log_kmsg_lines;
 }
 
+void log_set_kmsg_unlimited(bool unlimited)
+{
+	log_kmsg_unlimited = unlimited;
+}
+
 /* May this line go to kmsg without risking the rate limit? Lines of the
  * boot's end (LOG_TAIL) may use the reserve; all others stop short of it. */
 static bool log_kmsg_take(bool tail)
@@ -74,7 +80,7 @@ static bool log_kmsg_take(bool tail)
 
 	if (log_kmsg_lines > 0 && now - log_kmsg_window_start_ms > LOG_KMSG_WINDOW_MS)
 		log_kmsg_lines = 0;
-	if (log_kmsg_lines >= limit)
+	if (log_kmsg_lines >= limit && !log_kmsg_unlimited)
 		return false;
 	if (log_kmsg_lines++ == 0)
 		log_kmsg_window_start_ms = now;

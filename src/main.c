@@ -413,7 +413,8 @@ static void boot_consume(int rootfd, const struct discover_result *res)
 	}
 	util_strlcpy(st.format, cres.format, sizeof(st.format));
 	util_strlcpy(st.dir, cfg.initdata_dir, sizeof(st.dir));
-	log_info("initdata: %s is %s, at %s", dev,
+	/* debug: the found and digest lines say what a user needs, and kmsg's budget is small. */
+	log_debug("initdata: %s is %s, at %s", dev,
 		 log_escape(esc, sizeof(esc), cres.format, strlen(cres.format)),
 		 log_escape(err, sizeof(err), cfg.initdata_dir, strlen(cfg.initdata_dir)));
 }
@@ -671,6 +672,7 @@ static _Noreturn void boot(void)
 	t1 = timing_now_us();
 	r = cmdline_read(rootfd, &cfg, err, sizeof(err));
 	log_set_level(cfg.log_level);
+	log_set_kmsg_unlimited(cfg.kmsg_unlimited);
 	if (r < 0)
 		boot_fail("cmdline: %s", err[0] ? err : strerror(-r));
 	timing_step("cmdline", t1);

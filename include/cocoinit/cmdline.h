@@ -83,6 +83,9 @@ struct config {
 	int agent_oom_score_adj;
 	uint64_t agent_nofile;
 	bool modules_lockdown;
+
+	/* printk.devkmsg=on (the kernel's own key): kmsg is not rate-limited. */
+	bool kmsg_unlimited;
 	/* kata.extension.<name>.verity_params, in command-line order (a later
 	 * key for the same name replaces the spec in place) */
 	struct extension_spec extensions[EXTENSION_MAX];

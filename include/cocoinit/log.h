@@ -5,6 +5,7 @@
 #pragma once
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 /* syslog/kmsg levels */
@@ -47,6 +48,8 @@ void log_set_fd(int fd, enum log_sink sink);
 void log_set_console_fd(int fd, int (*get_loglevel)(void));
 /* Lines written to the kmsg fd in the current rate-limit window. */
 unsigned log_kmsg_count(void);
+/* With printk.devkmsg=on the kernel drops no line: every line goes to kmsg. */
+void log_set_kmsg_unlimited(bool unlimited);
 
 void log_msg(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));

@@ -365,6 +365,16 @@ static void test_passfd_port_unused(void **state)
 	log_release();
 }
 
+/* The kernel's printk.devkmsg=on lifts kmsg's rate limit, and with it cocoinit's line budget. */
+static void test_printk_devkmsg(void **state)
+{
+	(void)state;
+	GOOD_IS("quiet", cfg.kmsg_unlimited, false);
+	GOOD_IS("printk.devkmsg=on", cfg.kmsg_unlimited, true);
+	GOOD_IS("printk.devkmsg=on printk.devkmsg=ratelimit", cfg.kmsg_unlimited, false);
+	GOOD_IS("printk.devkmsg=off", cfg.kmsg_unlimited, false);
+}
+
 static void test_agent_limits(void **state)
 {
 	(void)state;
@@ -774,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_passfd),
 		cmocka_unit_test(test_passfd_port),
 		cmocka_unit_test(test_passfd_port_unused),
+		cmocka_unit_test(test_printk_devkmsg),
 		cmocka_unit_test(test_agent_limits),
 		cmocka_unit_test(test_agent),
 		cmocka_unit_test(test_agent_mode),

@@ -146,6 +146,26 @@ static void test_budget_keeps_fatal(void **state)
 				     "cocoinit: warning: unknown thing 10\ncocoinit: warning: unknown thing 11\n");
 }
 
+/* printk.devkmsg=on: the kernel drops nothing, so every line goes to kmsg
+ * and the kernel prints them itself; nothing is written to the console twice. */
+static void test_budget_lifted_by_devkmsg_on(void **state)
+{
+	static char kmsg[16384], console[16384];
+	struct sinks s;
+
+	sinks_open(&s, 7);
+	log_set_kmsg_unlimited(true);
+	for (int i = 0; i < 12; i++)
+		log_info("extension: e%d mounted", i);
+	log_msg(LOG_LVL_INFO | LOG_TAIL, "handoff: exec /a listen_fds=0");
+	sinks_read(&s, kmsg, console, sizeof(kmsg));
+	log_set_kmsg_unlimited(false);
+	assert_int_equal(count_lines(kmsg), 13);
+	assert_non_null(strstr(kmsg, "<6>cocoinit: extension: e11 mounted\n"
+				      "<6>cocoinit: handoff: exec /a listen_fds=0\n"));
+	assert_string_equal(console, "");
+}
+
 /* With loglevel=1 the kernel prints nothing of ours: fatal goes to the
  * console directly as well, once. */
 static void test_fatal_below_loglevel(void **state)
@@ -246,6 +266,7 @@ int main(void)
 		cmocka_unit_test(test_line_just_fits),
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_budget_keeps_fatal),
+		cmocka_unit_test(test_budget_lifted_by_devkmsg_on),
 		cmocka_unit_test(test_fatal_below_loglevel),
 		cmocka_unit_test(test_budget_listeners),
 		cmocka_unit_test(test_budget_per_fd),
