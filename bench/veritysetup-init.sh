@@ -17,7 +17,8 @@ export DM_DISABLE_UDEV=1
 
 agent=/usr/bin/kata-agent
 modules=
-name= params=
+name='' params=''
+# shellcheck disable=SC2013 # the words of the command line
 for arg in $(cat /proc/cmdline); do
 	case $arg in
 	cocoinit.agent=*) agent=${arg#*=} ;;
@@ -34,7 +35,7 @@ fail() {
 	exec busybox poweroff -f
 }
 [ -n "$name" ] || fail "no kata.extension.<name>.verity_params= on the command line"
-root_hash= salt= data_blocks= data_block_size= hash_block_size=
+root_hash='' salt='' data_blocks='' data_block_size='' hash_block_size=''
 for kv in $(echo "$params" | tr , ' '); do
 	case $kv in
 	root_hash=*) root_hash=${kv#*=} ;;
@@ -56,6 +57,7 @@ echo "veritysetup-init: modules done" >/dev/kmsg
 
 # The disk by its serial, compared on the 20 bytes virtio-blk reports.
 serial=extension-$name
+# shellcheck disable=SC3057 # busybox ash has it, without a fork
 serial=${serial:0:20}
 disk=
 for d in /sys/class/block/*; do
@@ -68,10 +70,10 @@ done
 echo "veritysetup-init: extension $name disk /dev/$disk" >/dev/kmsg
 
 # p1 (EROFS) and p2 (hash tree); the kernel may add them after the disk.
-p1= p2= i=0
+p1='' p2='' i=0
 while [ $i -lt 500 ]; do
 	i=$((i + 1))
-	for p in /sys/class/block/$disk/$disk*; do
+	for p in "/sys/class/block/$disk/$disk"*; do
 		[ -r "$p/partition" ] || continue
 		read -r no <"$p/partition"
 		case $no in
@@ -82,7 +84,9 @@ while [ $i -lt 500 ]; do
 	[ -n "$p1" ] && [ -n "$p2" ] && [ -b "$p1" ] && [ -b "$p2" ] && break
 	usleep 10000
 done
-[ -n "$p1" ] && [ -n "$p2" ] || fail "/dev/$disk: no partitions 1 and 2"
+if [ -z "$p1" ] || [ -z "$p2" ]; then
+	fail "/dev/$disk: no partitions 1 and 2"
+fi
 
 veritysetup open --no-superblock "$p1" "extension-$name" "$p2" "$root_hash" --salt="$salt" \
 	--data-blocks="$data_blocks" --data-block-size="$data_block_size" --hash-block-size="$hash_block_size" \
