@@ -800,8 +800,9 @@ static _Noreturn void boot(void)
 
 	t = timing_now_us();
 	boot_discover_prepare(rootfd);
+	t1 = timing_now_us();
 	boot_modules(rootfd);
-	t1 = timing_step("modules.load", t);
+	t1 = timing_step("modules.load", t1);
 	boot_shares();
 	timing_step("modules.shares", t1);
 	st.t_modules = timing_now_us() - t;
