@@ -1042,23 +1042,28 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 			 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
 			 SERIAL_VIRTIO_MAX);
 
+	uint64_t tt = timing_now_us();
 	if ((opts->methods & DISCOVER_HINT) && opts->hint && *opts->hint) {
 		r = discover_step_hint(rootfd, opts, result);
+		tt = timing_step("discover.hint", tt);
 		if (r == 0 || r == -ENOTUNIQ)
 			goto out;
 	}
 	if (opts->methods & DISCOVER_BYID) {
 		r = discover_step_id(rootfd, opts, result);
+		tt = timing_step("discover.byid", tt);
 		if (r == 0)
 			goto out;
 	}
 	if (opts->methods & DISCOVER_SYSFS) {
 		r = discover_step_sysfs(rootfd, opts, result);
+		tt = timing_step("discover.scan", tt);
 		if (r != -ENOENT)
 			goto out;
 	}
 	if ((opts->methods & DISCOVER_UEVENT) && opts->timeout_ms > 0 && (opts->uevent_fd >= 0 || opts->udev_waiter)) {
 		r = discover_step_uevent(rootfd, opts, start + opts->timeout_ms * 1000, result);
+		tt = timing_step("discover.wait", tt);
 		if (r != -ENOENT)
 			goto out;
 	}
@@ -1067,7 +1072,9 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 	else
 		r = -ENOENT;
 out:
+	tt = timing_now_us();
 	discover_link(rootfd, opts, r, result);
+	timing_step("discover.link", tt);
 	result->elapsed_us = timing_now_us() - start;
 	return r;
 }

@@ -308,6 +308,7 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 		if (pf[0].revents)
 			break;
 	}
+	uint64_t t = timing_now_us();
 	ssize_t got;
 	do
 		got = read(p[0], job, sizeof(*job));
@@ -320,6 +321,7 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 	close(p[0]);
 	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
 		;
+	timing_step("modules.reap", t);
 	/* The last disk's event may have come with the end. */
 	boot_prefetch(rootfd);
 	return true;
@@ -603,7 +605,9 @@ static void boot_initdata_doc(int rootfd)
 		return;
 	}
 	/* The bound on the decompressed raw format, whatever the form. */
+	uint64_t tt = timing_now_us();
 	r = initdata_doc_load(dirfd, (size_t)cfg.max_bytes * 4, &doc, err, sizeof(err));
+	tt = timing_step("doc.load", tt);
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
 		boot_initdata_remove(dirfd);
@@ -611,12 +615,14 @@ static void boot_initdata_doc(int rootfd)
 	}
 	initdata_doc_digest_str(&doc, digest, sizeof(digest));
 	bound = boot_bind(rootfd, &doc, digest);
+	tt = timing_step("doc.bind", tt);
 	if (!bound) {
 		boot_initdata_remove(dirfd);
 		initdata_doc_free(&doc);
 		return;
 	}
 	r = initdata_doc_write_files(dirfd, &doc, err, sizeof(err));
+	timing_step("doc.files", tt);
 	if (doc.ignored)
 		log_debug("initdata: %u [data] keys other than aa.toml, cdh.toml, policy.rego ignored", doc.ignored);
 	initdata_doc_free(&doc);
