@@ -844,7 +844,9 @@ int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
 	sysfd = discover_open_sysfs(rootfd);
 	if (sysfd < 0)
 		return sysfd;
-	for (;;) {
+	/* Bounded: a host that sends events without pause must not keep PID 1
+	 * here; what is left stays queued for the next call or the wait. */
+	for (unsigned msgs = 0; msgs < UEVENT_LATE_MAX; msgs++) {
 		r = uevent_receive(fd, buf, sizeof(buf), &ev);
 		if (r == -EAGAIN)
 			break;

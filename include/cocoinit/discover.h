@@ -168,7 +168,8 @@ int discover_format_matches(const struct discover_result *result, char *buf, siz
  * the kernel probes the next disk while this one answers. The events are
  * consumed: call it before the scan that will take the answers. Returns the
  * number of serials read, or -errno (sys/class/block can't be opened, the
- * socket failed; -ENOBUFS: events were lost, the scan reads those disks). */
+ * socket failed; -ENOBUFS: events were lost, the scan reads those disks).
+ * At most UEVENT_LATE_MAX messages are taken per call. */
 int discover_prefetch(int rootfd, int fd, struct discover_seen *seen);
 /* The entry of seen for name, or -1. */
 int discover_seen_find(const struct discover_seen *seen, const char *name);
