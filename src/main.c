@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
-#include <sched.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
 #include <termios.h>
@@ -68,22 +67,6 @@ static void boot_drain_console(void)
 	tcdrain(STDERR_FILENO);
 }
 
-static pid_t modules_child = -1;
-
-/* The modules child, done loading, reaped before the agent is started:
- * no zombie of ours for the agent to find as PID 1. */
-static void boot_modules_reap(void)
-{
-	uint64_t t = timing_now_us();
-
-	if (modules_child <= 0)
-		return;
-	while (waitpid(modules_child, NULL, 0) < 0 && errno == EINTR)
-		;
-	modules_child = -1;
-	timing_step("reap", t);
-}
-
 static void boot_exec_shell(void)
 {
 	char *argv[] = { "/bin/sh", NULL };
@@ -91,7 +74,6 @@ static void boot_exec_shell(void)
 
 	if (access("/bin/sh", X_OK) < 0)
 		return;
-	boot_modules_reap();
 	log_set_console_fd(-1, NULL);
 	log_set_fd(-1, LOG_SINK_PLAIN);
 	/* A failed hand-off left the listeners inheritable at fds 3..: the shell gets none. */
@@ -314,11 +296,7 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 		close(p[0]);
 		job->err[0] = '\0';
 		job->r = modules_load(rootfd, release, mods, n, job->err, sizeof(job->err));
-		int w = util_write_all(p[1], job, sizeof(*job));
-		/* What is left is the exit: PID 1 goes on, it runs when PID 1 waits. */
-		struct sched_param sp = { 0 };
-		(void)sched_setscheduler(0, SCHED_IDLE, &sp);
-		_exit(w < 0 ? 1 : 0);
+		_exit(util_write_all(p[1], job, sizeof(*job)) < 0 ? 1 : 0);
 	}
 	close(p[1]);
 	struct pollfd pf[2] = { { .fd = p[0], .events = POLLIN }, { .fd = dopts.uevent_fd, .events = POLLIN } };
@@ -330,6 +308,7 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 		if (pf[0].revents)
 			break;
 	}
+	uint64_t t = timing_now_us();
 	ssize_t got;
 	do
 		got = read(p[0], job, sizeof(*job));
@@ -340,8 +319,9 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 	}
 	job->err[sizeof(job->err) - 1] = '\0';
 	close(p[0]);
-	/* Reaped before the hand-off (boot_modules_reap()): its exit is not waited for here. */
-	modules_child = pid;
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	timing_step("modules.reap", t);
 	/* The last disk's event may have come with the end. */
 	boot_prefetch(rootfd);
 	return true;
@@ -861,7 +841,6 @@ static _Noreturn void boot(void)
 			boot_fail("modules_lockdown: writing /proc/sys/kernel/modules_disabled: %s", strerror(-r));
 	}
 
-	boot_modules_reap();
 	st.t_boot = timing_now_us();
 	st.t_total = st.t_boot - t0;
 	log_msg(LOG_LVL_INFO | LOG_TAIL,
