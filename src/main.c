@@ -254,7 +254,8 @@ static void boot_read_ahead(int rootfd)
 	}
 }
 
-static void boot_prefetch(int rootfd)
+/* 0, or the error that makes reading ahead pointless (the scan reads all). */
+static int boot_prefetch(int rootfd)
 {
 	uint64_t t = timing_now_us();
 	int r = discover_prefetch(rootfd, dopts.uevent_fd, &dseen);
@@ -264,6 +265,7 @@ static void boot_prefetch(int rootfd)
 	else if (r < 0 && r != -ENOBUFS)
 		log_debug("initdata: reading serials ahead: %s", strerror(-r));
 	timing_step("modules.prefetch", t);
+	return r < 0 && r != -ENOBUFS ? r : 0;
 }
 
 /* What the modules child reports through its pipe. */
@@ -303,8 +305,9 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 	for (;;) {
 		if (poll(pf, 2, -1) < 0 && errno != EINTR)
 			break; /* not expected; the read below waits for the child */
-		if (pf[1].revents)
-			boot_prefetch(rootfd);
+		/* On an error the events stay queued: stop watching, not spin. */
+		if (pf[1].revents && boot_prefetch(rootfd) < 0)
+			pf[1].fd = -1;
 		if (pf[0].revents)
 			break;
 	}
@@ -323,7 +326,8 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 		;
 	timing_step("modules.reap", t);
 	/* The last disk's event may have come with the end. */
-	boot_prefetch(rootfd);
+	if (pf[1].fd >= 0)
+		(void)boot_prefetch(rootfd);
 	return true;
 }
 
@@ -348,7 +352,7 @@ static void boot_modules(int rootfd)
 	} else {
 		r = modules_load(rootfd, u.release, (const char(*)[64])mods, n, job.err, sizeof(job.err));
 		if (dopts.uevent_fd >= 0)
-			boot_prefetch(rootfd);
+			(void)boot_prefetch(rootfd);
 	}
 	if (r < 0)
 		boot_fail("modules: %s", job.err[0] ? job.err : strerror(-r));
