@@ -22,6 +22,7 @@
 #include "cocoinit/log.h"
 #include "cocoinit/probe.h"
 #include "cocoinit/sys.h"
+#include "cocoinit/timing.h"
 #include "cocoinit/util.h"
 
 #define CONSUME_PATH_MAX 4096
@@ -269,7 +270,9 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 		util_seterr(err, errsz, "cannot set the device read-only (BLKROSET): %s", strerror(-r));
 		return r;
 	}
+	uint64_t tt = timing_now_us();
 	r = probe_fd(devfd, type, sizeof(type));
+	tt = timing_step("consume.probe", tt);
 	if (r == -ENOENT) {
 		util_seterr(err, errsz, "unrecognised initdata format");
 		return -EPROTONOSUPPORT;
@@ -302,6 +305,7 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 		return r;
 	}
 	dirfd = open(o->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
+	tt = timing_step("consume.tmpfs", tt);
 	if (dirfd < 0) {
 		r = -errno;
 		util_seterr(err, errsz, "cannot open %s: %s", dir_esc, strerror(-r));
@@ -310,6 +314,7 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 	} else {
 		r = consume_fs(devfd, o, type, dirfd, &toml_size, err, errsz);
 	}
+	timing_step("consume.extract", tt);
 	if (r < 0) {
 		/* Leave nothing half-made for the agent to trust. */
 		(void)sys_umount(o->dir);

@@ -103,6 +103,29 @@ static int discover_is_partition(int sysfd, const char *name)
 	return fstatat(sysfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
 }
 
+int discover_seen_find(const struct discover_seen *seen, const char *name)
+{
+	for (size_t i = 0; seen && i < seen->n && i < DISCOVER_SEEN_MAX; i++)
+		if (strcmp(seen->e[i].name, name) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* serial_read(), or the answer read ahead for name. */
+static int discover_serial(int sysfd, const struct discover_seen *seen, const char *name, char *got, size_t *len,
+			   enum serial_kind *kind)
+{
+	int i = discover_seen_find(seen, name);
+
+	if (i < 0)
+		return serial_read(sysfd, name, got, len, kind);
+	memcpy(got, seen->e[i].serial, seen->e[i].len);
+	got[seen->e[i].len] = '\0';
+	*len = seen->e[i].len;
+	*kind = seen->e[i].kind;
+	return 0;
+}
+
 /* discover_check_disk() against an open sys/class/block. */
 static int discover_check_at(int sysfd, const char *name, const struct discover_opts *opts,
 			     struct discover_result *result, enum serial_kind *ret_kind)
@@ -116,7 +139,7 @@ static int discover_check_at(int sysfd, const char *name, const struct discover_
 
 	if (!discover_name_valid(name))
 		return -EINVAL;
-	r = serial_read(sysfd, name, got, &len, &kind);
+	r = discover_serial(sysfd, opts->seen, name, got, &len, &kind);
 	/* Partitions have no serial attribute of their own: ask sysfs whether
 	 * this is one only when it matters, not once per disk in the scan. */
 	if ((r == -ENOENT || (r == 0 && serial_matches(opts->serial, opts->serial_len, got, len, kind))) &&
@@ -414,17 +437,18 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 	enum serial_kind kind;
 	int r;
 
+	/* No udev, no links: the common case in a Kata guest, answered first. */
+	byidfd = openat(rootfd, DISCOVER_BYID_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (byidfd < 0) {
+		log_debug("initdata: by-id: %s: %s", DISCOVER_BYID_DIR, strerror(errno));
+		return -ENOENT;
+	}
 	/* udev names the link after what the device reports: 20 bytes at most. */
 	if (len > SERIAL_VIRTIO_MAX)
 		len = SERIAL_VIRTIO_MAX;
 	r = serial_encode_byid(opts->serial, len, link, sizeof(link));
 	if (r < 0) {
 		log_debug("initdata: by-id: serial has no udev link (%s)", strerror(-r));
-		return -ENOENT;
-	}
-	byidfd = openat(rootfd, DISCOVER_BYID_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (byidfd < 0) {
-		log_debug("initdata: by-id: %s: %s", DISCOVER_BYID_DIR, strerror(errno));
 		return -ENOENT;
 	}
 	log_escape(esc, sizeof(esc), link, (size_t)r);
@@ -539,7 +563,7 @@ static int discover_set_check(int sysfd, struct discover_set *set, const char *n
 
 	if (!discover_name_valid(name) || strcmp(name, set->skip) == 0)
 		return 0;
-	r = serial_read(sysfd, name, got, &len, &kind);
+	r = discover_serial(sysfd, set->seen, name, got, &len, &kind);
 	if (r == -ENOENT) {
 		if (discover_is_partition(sysfd, name))
 			return 0;
@@ -808,6 +832,49 @@ static int discover_step_magic(int rootfd, const struct discover_opts *opts, str
 	return 0;
 }
 
+int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
+{
+	_cleanup_close_ int sysfd = -1;
+	char buf[UEVENT_BUFFER_SIZE];
+	struct uevent ev;
+	int n = 0, r;
+
+	if (!seen || fd < 0)
+		return -EINVAL;
+	sysfd = discover_open_sysfs(rootfd);
+	if (sysfd < 0)
+		return sysfd;
+	/* Bounded: a host that sends events without pause must not keep PID 1
+	 * here; what is left stays queued for the next call or the wait. */
+	for (unsigned msgs = 0; msgs < UEVENT_LATE_MAX; msgs++) {
+		r = uevent_receive(fd, buf, sizeof(buf), &ev);
+		if (r == -EAGAIN)
+			break;
+		if (r == -EBADMSG)
+			continue;
+		if (r < 0)
+			return r;
+		if (!uevent_devname_ok(ev.devname) || !discover_name_valid(ev.devname))
+			continue;
+		int i = discover_seen_find(seen, ev.devname);
+		if (ev.action && strcmp(ev.action, "remove") == 0 && i >= 0) {
+			/* The name may come back as another disk: read it again then. */
+			seen->e[i] = seen->e[--seen->n];
+			continue;
+		}
+		if (i >= 0 || !uevent_is_new_disk(&ev) || seen->n >= DISCOVER_SEEN_MAX)
+			continue;
+		size_t k = seen->n;
+		/* Not there yet (kernels before 4.20) or unreadable: the scan asks again. */
+		if (serial_read(sysfd, ev.devname, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind) < 0)
+			continue;
+		util_strlcpy(seen->e[k].name, ev.devname, DISCOVER_NAME_MAX);
+		seen->n++;
+		n++;
+	}
+	return n;
+}
+
 /* Opens (creating when missing) the directory `name` below dirfd, never
  * following a symlink: a link planted in dev/ must not redirect us. */
 static int discover_mkdir_open(int dirfd, const char *name)
@@ -977,23 +1044,28 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 			 log_escape(esc, sizeof(esc), opts->serial, opts->serial_len), SERIAL_VIRTIO_MAX,
 			 SERIAL_VIRTIO_MAX);
 
+	uint64_t tt = timing_now_us();
 	if ((opts->methods & DISCOVER_HINT) && opts->hint && *opts->hint) {
 		r = discover_step_hint(rootfd, opts, result);
+		tt = timing_step("discover.hint", tt);
 		if (r == 0 || r == -ENOTUNIQ)
 			goto out;
 	}
 	if (opts->methods & DISCOVER_BYID) {
 		r = discover_step_id(rootfd, opts, result);
+		tt = timing_step("discover.byid", tt);
 		if (r == 0)
 			goto out;
 	}
 	if (opts->methods & DISCOVER_SYSFS) {
 		r = discover_step_sysfs(rootfd, opts, result);
+		tt = timing_step("discover.scan", tt);
 		if (r != -ENOENT)
 			goto out;
 	}
 	if ((opts->methods & DISCOVER_UEVENT) && opts->timeout_ms > 0 && (opts->uevent_fd >= 0 || opts->udev_waiter)) {
 		r = discover_step_uevent(rootfd, opts, start + opts->timeout_ms * 1000, result);
+		tt = timing_step("discover.wait", tt);
 		if (r != -ENOENT)
 			goto out;
 	}
@@ -1002,7 +1074,9 @@ int discover_run(int rootfd, const struct discover_opts *opts, struct discover_r
 	else
 		r = -ENOENT;
 out:
+	tt = timing_now_us();
 	discover_link(rootfd, opts, r, result);
+	timing_step("discover.link", tt);
 	result->elapsed_us = timing_now_us() - start;
 	return r;
 }
@@ -1026,6 +1100,8 @@ int discover_all(int rootfd, const struct discover_opts *opts, struct discover_s
 				 SERIAL_VIRTIO_MAX);
 		if (set->n >= DISCOVER_TARGET_MAX)
 			return -E2BIG;
+		if (!set->seen)
+			set->seen = opts->seen;
 		/* initdata is one more target of the scan, the first */
 		memmove(&set->t[1], &set->t[0], set->n * sizeof(set->t[0]));
 		set->n++;

@@ -7,9 +7,11 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
 #include <termios.h>
@@ -49,6 +51,14 @@ static struct discover_set disks;
 static size_t disks_first_ext;
 static int ext_uevent_fd = -1;
 static char ext_names[EXTENSION_MAX * (EXTENSION_NAME_MAX + 1) + 1];
+/* Discovery's options, its uevent socket bound before the modules load:
+ * the disks they probe are announced, and their serials read (dseen) while
+ * the kernel probes the next ones. */
+static struct discover_opts dopts = { .uevent_fd = -1 };
+static struct discover_seen dseen;
+/* The disk whose serial matched while the modules loaded, held open with
+ * its first 4 KiB asked for, so that the consumer's first read finds them. */
+static int readahead_fd = -1;
 
 static void boot_drain_console(void)
 {
@@ -225,10 +235,106 @@ static size_t boot_module_list(char (*out)[64], size_t max)
 	return n;
 }
 
+/* Opens the matching disk read ahead (the first 4 KiB asked for) once. */
+static void boot_read_ahead(int rootfd)
+{
+	char dev[DISCOVER_NAME_MAX + 8];
+
+	if (readahead_fd >= 0 || !dopts.serial)
+		return;
+	for (size_t i = 0; i < dseen.n; i++) {
+		if (!serial_matches(dopts.serial, dopts.serial_len, dseen.e[i].serial, dseen.e[i].len,
+				    dseen.e[i].kind))
+			continue;
+		snprintf(dev, sizeof(dev), "dev/%s", dseen.e[i].name);
+		readahead_fd = openat(rootfd, dev, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
+		if (readahead_fd >= 0)
+			(void)posix_fadvise(readahead_fd, 0, 4096, POSIX_FADV_WILLNEED);
+		return;
+	}
+}
+
+/* 0, or the error that makes reading ahead pointless (the scan reads all). */
+static int boot_prefetch(int rootfd)
+{
+	uint64_t t = timing_now_us();
+	int r = discover_prefetch(rootfd, dopts.uevent_fd, &dseen);
+
+	if (r > 0 && cfg.initdata != INITDATA_OFF)
+		boot_read_ahead(rootfd);
+	else if (r < 0 && r != -ENOBUFS)
+		log_debug("initdata: reading serials ahead: %s", strerror(-r));
+	timing_step("modules.prefetch", t);
+	return r < 0 && r != -ENOBUFS ? r : 0;
+}
+
+/* What the modules child reports through its pipe. */
+struct boot_modules_job {
+	int r;
+	char err[ERR_MAX];
+};
+
+/* Loads the modules in a child process while PID 1 reads the serial of each
+ * disk they announce (the kernel probes the next disk while this one
+ * answers). A process, not a thread: PID 1 stays single-threaded and the
+ * binary without libpthread's weight. false when no child could be had
+ * (nothing was loaded). */
+static bool boot_modules_async(int rootfd, const char *release, const char (*mods)[64], size_t n,
+			       struct boot_modules_job *job)
+{
+	int p[2];
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return false;
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return false;
+	}
+	if (pid == 0) {
+		/* The child of a single-threaded PID 1: it only loads and reports. */
+		close(p[0]);
+		job->err[0] = '\0';
+		job->r = modules_load(rootfd, release, mods, n, job->err, sizeof(job->err));
+		_exit(util_write_all(p[1], job, sizeof(*job)) < 0 ? 1 : 0);
+	}
+	close(p[1]);
+	struct pollfd pf[2] = { { .fd = p[0], .events = POLLIN }, { .fd = dopts.uevent_fd, .events = POLLIN } };
+	for (;;) {
+		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+			break; /* not expected; the read below waits for the child */
+		/* On an error the events stay queued: stop watching, not spin. */
+		if (pf[1].revents && boot_prefetch(rootfd) < 0)
+			pf[1].fd = -1;
+		if (pf[0].revents)
+			break;
+	}
+	uint64_t t = timing_now_us();
+	ssize_t got;
+	do
+		got = read(p[0], job, sizeof(*job));
+	while (got < 0 && errno == EINTR);
+	if (got != (ssize_t)sizeof(*job)) {
+		job->r = -EIO;
+		snprintf(job->err, sizeof(job->err), "the module loader ended without an answer");
+	}
+	job->err[sizeof(job->err) - 1] = '\0';
+	close(p[0]);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	timing_step("modules.reap", t);
+	/* The last disk's event may have come with the end. */
+	if (pf[1].fd >= 0)
+		(void)boot_prefetch(rootfd);
+	return true;
+}
+
 static void boot_modules(int rootfd)
 {
 	static char mods[CONFIG_MAX_MODULES + 3][64];
-	char err[ERR_MAX] = "";
+	static struct boot_modules_job job;
 	struct utsname u;
 	size_t n = boot_module_list(mods, ARRAY_SIZE(mods));
 	int r;
@@ -239,9 +345,17 @@ static void boot_modules(int rootfd)
 		boot_fail("modules: uname: %s", strerror(errno));
 		return;
 	}
-	r = modules_load(rootfd, u.release, (const char(*)[64])mods, n, err, sizeof(err));
+	job = (struct boot_modules_job){ .r = 0 };
+	if (dopts.uevent_fd >= 0 && boot_modules_async(rootfd, u.release, (const char(*)[64])mods, n, &job)) {
+		r = job.r;
+		log_debug("modules: %zu disk serials read while they loaded", dseen.n);
+	} else {
+		r = modules_load(rootfd, u.release, (const char(*)[64])mods, n, job.err, sizeof(job.err));
+		if (dopts.uevent_fd >= 0)
+			(void)boot_prefetch(rootfd);
+	}
 	if (r < 0)
-		boot_fail("modules: %s", err[0] ? err : strerror(-r));
+		boot_fail("modules: %s", job.err[0] ? job.err : strerror(-r));
 }
 
 static void boot_shares(void)
@@ -284,7 +398,9 @@ static void boot_listen(void)
 	vsock_log_listeners(listeners, n_listeners);
 }
 
-static void boot_discover(int rootfd, struct discover_result *res)
+/* Before the modules load: discovery's options, and the socket it waits on
+ * bound, so that no disk the modules probe goes unannounced. */
+static void boot_discover_prepare(int rootfd)
 {
 	struct discover_opts opts = {
 		.serial = cfg.serial,
@@ -292,16 +408,11 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		.hint = cfg.hint[0] ? cfg.hint : NULL,
 		.uevent_fd = -1,
 		.create_byid = true,
+		.seen = &dseen,
 	};
-	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
-	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
-	char list[DISCOVER_MATCHES_SIZE];
 	int r;
 
-	memcpy(st.serial, cfg.serial, cfg.serial_len);
-	st.serial_len = cfg.serial_len;
-	log_escape(esc, sizeof(esc), cfg.serial, cfg.serial_len);
-
+	dopts = opts;
 	if (cfg.initdata == INITDATA_OFF && cfg.n_extensions == 0)
 		return;
 	if (cfg.initdata == INITDATA_REQUIRED) {
@@ -317,13 +428,30 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	uint64_t ts = timing_now_us();
 	if (((opts.methods & DISCOVER_UEVENT) && opts.timeout_ms > 0 && cfg.initdata != INITDATA_OFF) ||
 	    (cfg.n_extensions > 0 && cfg.extension_timeout_ms > 0)) {
-		/* Bound before the sysfs scan, so no disk slips between scan and wait. */
+		/* Bound before the modules load and the sysfs scan, so no disk slips by. */
 		r = discover_waiter_open(rootfd, &opts);
 		if (r < 0)
 			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-r));
-		ts = timing_step("discover.waiter", ts);
+		timing_step("modules.uevent", ts);
 	}
+	dopts = opts;
+}
 
+static void boot_discover(int rootfd, struct discover_result *res)
+{
+	struct discover_opts opts = dopts;
+	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)];
+	char dev[LOG_ESCAPED_SIZE(sizeof(res->devnode))];
+	char list[DISCOVER_MATCHES_SIZE];
+	int r;
+
+	memcpy(st.serial, cfg.serial, cfg.serial_len);
+	st.serial_len = cfg.serial_len;
+	log_escape(esc, sizeof(esc), cfg.serial, cfg.serial_len);
+
+	if (cfg.initdata == INITDATA_OFF && cfg.n_extensions == 0)
+		return;
+	uint64_t ts = timing_now_us();
 	if (cfg.n_extensions == 0) {
 		r = discover_run(rootfd, &opts, res);
 		timing_step("discover.run", ts);
@@ -342,6 +470,7 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		disks.stray_prefix = EXTENSION_SERIAL_PREFIX;
 		disks.uevent_fd = opts.uevent_fd;
 		disks.udev_waiter = opts.udev_waiter;
+		disks.seen = &dseen;
 		r = discover_all(rootfd, cfg.initdata == INITDATA_OFF ? NULL : &opts, &disks, res);
 		timing_step("discover.run", ts);
 		disks_first_ext = cfg.initdata == INITDATA_OFF ? 0 : 1;
@@ -481,7 +610,9 @@ static void boot_initdata_doc(int rootfd)
 		return;
 	}
 	/* The bound on the decompressed raw format, whatever the form. */
+	uint64_t tt = timing_now_us();
 	r = initdata_doc_load(dirfd, (size_t)cfg.max_bytes * 4, &doc, err, sizeof(err));
+	tt = timing_step("doc.load", tt);
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));
 		boot_initdata_remove(dirfd);
@@ -489,12 +620,14 @@ static void boot_initdata_doc(int rootfd)
 	}
 	initdata_doc_digest_str(&doc, digest, sizeof(digest));
 	bound = boot_bind(rootfd, &doc, digest);
+	tt = timing_step("doc.bind", tt);
 	if (!bound) {
 		boot_initdata_remove(dirfd);
 		initdata_doc_free(&doc);
 		return;
 	}
 	r = initdata_doc_write_files(dirfd, &doc, err, sizeof(err));
+	timing_step("doc.files", tt);
 	if (doc.ignored)
 		log_debug("initdata: %u [data] keys other than aa.toml, cdh.toml, policy.rego ignored", doc.ignored);
 	initdata_doc_free(&doc);
@@ -678,8 +811,10 @@ static _Noreturn void boot(void)
 	timing_step("cmdline", t1);
 
 	t = timing_now_us();
+	boot_discover_prepare(rootfd);
+	t1 = timing_now_us();
 	boot_modules(rootfd);
-	t1 = timing_step("modules.load", t);
+	t1 = timing_step("modules.load", t1);
 	boot_shares();
 	timing_step("modules.shares", t1);
 	st.t_modules = timing_now_us() - t;
@@ -696,6 +831,9 @@ static _Noreturn void boot(void)
 	boot_consume(rootfd, &res);
 	boot_initdata_doc(rootfd);
 	st.t_consume = timing_now_us() - t;
+	if (readahead_fd >= 0)
+		close(readahead_fd);
+	readahead_fd = -1;
 
 	t = timing_now_us();
 	boot_extensions(rootfd);

@@ -29,6 +29,21 @@ const char *discover_method_name(enum discover_method m);
 
 struct udev_waiter;
 
+/* Serials read ahead, while the modules still probe the other disks
+ * (discover_prefetch()): a later scan takes a disk's answer from here
+ * instead of asking the device again. Whole disks only, at most
+ * DISCOVER_SEEN_MAX (further ones are read by the scan as usual). */
+#define DISCOVER_SEEN_MAX 64
+struct discover_seen {
+	size_t n;
+	struct {
+		char name[DISCOVER_NAME_MAX];
+		char serial[SERIAL_MAX + 1];
+		size_t len;
+		enum serial_kind kind;
+	} e[DISCOVER_SEEN_MAX];
+};
+
 struct discover_opts {
 	const char *serial; /* bytes, not necessarily terminated */
 	size_t serial_len;
@@ -42,6 +57,8 @@ struct discover_opts {
 	/* Make dev/disk/by-id/virtio-<enc> when missing, unless udevd runs
 	 * (run/udev/control exists): then the link is udev's to make. */
 	bool create_byid;
+	/* Serials read ahead (discover_prefetch()), or NULL. */
+	const struct discover_seen *seen;
 };
 
 struct discover_result {
@@ -110,6 +127,7 @@ struct discover_set {
 	char skip[DISCOVER_NAME_MAX];
 	int uevent_fd;                   /* -1: no wait */
 	struct udev_waiter *udev_waiter; /* or NULL */
+	const struct discover_seen *seen; /* serials read ahead, or NULL */
 	/* Out */
 	unsigned examined;
 	unsigned n_strays; /* may exceed DISCOVER_STRAY_MAX; names kept up to it */
@@ -143,6 +161,18 @@ int discover_all(int rootfd, const struct discover_opts *opts, struct discover_s
  * log_escape()) to buf, size DISCOVER_MATCHES_SIZE or less. 0, or -ENOBUFS
  * when not every name fit (buf holds the whole entries that did). */
 int discover_format_matches(const struct discover_result *result, char *buf, size_t size);
+
+/* Reads, without waiting, the serial of each new whole disk the uevents
+ * queued on fd announce, into seen (a disk already there is not read
+ * again; a `remove` drops its entry). Meant to run while the modules load:
+ * the kernel probes the next disk while this one answers. The events are
+ * consumed: call it before the scan that will take the answers. Returns the
+ * number of serials read, or -errno (sys/class/block can't be opened, the
+ * socket failed; -ENOBUFS: events were lost, the scan reads those disks).
+ * At most UEVENT_LATE_MAX messages are taken per call. */
+int discover_prefetch(int rootfd, int fd, struct discover_seen *seen);
+/* The entry of seen for name, or -1. */
+int discover_seen_find(const struct discover_seen *seen, const char *name);
 
 /* Creates dev/disk/by-id/virtio-<enc(serial)> -> ../../<name> when absent. */
 int discover_make_byid(int rootfd, const char *serial, size_t len, const char *name);

@@ -58,7 +58,12 @@ void log_vmsg(int level, const char *fmt, va_list ap) __attribute__((format(prin
 #define log_error(...) log_msg(LOG_LVL_ERR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, "warning: " __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
-#define log_debug(...) log_msg(LOG_LVL_DEBUG, __VA_ARGS__)
+/* The arguments (escaped names, serials) are not even computed below debug. */
+#define log_debug(...)                                   \
+	do {                                             \
+		if (log_get_level() >= LOG_LVL_DEBUG)    \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
+	} while (0)
 
 /* Escapes len bytes of in: printable ASCII except '\\' is kept, every other
  * byte becomes \xNN. Always NUL-terminates out (truncating with "..." when

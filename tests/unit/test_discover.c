@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -1234,6 +1235,167 @@ static void test_udev_waiter_real(void **state)
 }
 #endif
 
+/* --- serials read ahead (discover_prefetch(), opts.seen) --- */
+
+static void seen_put(struct discover_seen *seen, const char *name, const char *serial)
+{
+	size_t k = seen->n++;
+
+	util_strlcpy(seen->e[k].name, name, DISCOVER_NAME_MAX);
+	util_strlcpy(seen->e[k].serial, serial, sizeof(seen->e[k].serial));
+	seen->e[k].len = strlen(serial);
+	seen->e[k].kind = SERIAL_KIND_VIRTIO;
+}
+
+/* The scan takes a disk's serial from what was read ahead: vdc's serial
+ * attribute is gone from the tree, yet vdc is found, read once, no more. */
+static void test_seen_answers_scan(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=vol-a\n"
+				       "disk vdc serial=initdata\n"
+				       "disk vdd serial=vol-d\n");
+	static struct discover_seen seen;
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, NULL);
+	struct discover_result res;
+
+	memset(&seen, 0, sizeof(seen));
+	seen_put(&seen, "vdc", "initdata");
+	assert_int_equal(unlinkat(f.rootfd, "sys/class/block/vdc/serial", 0), 0);
+	/* without the answers read ahead: nothing to match */
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOENT);
+	o.seen = &seen;
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
+	assert_int_equal(res.examined, 3);
+	assert_int_equal(discover_seen_find(&seen, "vdc"), 0);
+	assert_int_equal(discover_seen_find(&seen, "vdb"), -1);
+	assert_int_equal(discover_seen_find(NULL, "vdc"), -1);
+	fx_done(&f);
+}
+
+/* Two disks with the serial, one answered ahead, one read by the scan:
+ * still ambiguous, never a pick. */
+static void test_seen_ambiguous(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=initdata\n"
+				       "disk vdc serial=vol-c\n"
+				       "disk vdd serial=initdata\n");
+	static struct discover_seen seen;
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, NULL);
+	struct discover_result res;
+
+	memset(&seen, 0, sizeof(seen));
+	seen_put(&seen, "vdb", "initdata");
+	seen_put(&seen, "vdc", "vol-c");
+	o.seen = &seen;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, 2);
+	assert_string_equal(res.matches[0], "vdb");
+	assert_string_equal(res.matches[1], "vdd");
+	fx_done(&f);
+}
+
+/* The scan of several targets (initdata and extensions) takes the answers
+ * too: the extension disk whose serial file is gone is found from them. */
+static void test_seen_answers_set_scan(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=initdata\n"
+				       "disk vdc serial=extension-coco\n"
+				       "disk vdd serial=data\n");
+	static struct discover_set set;
+	static struct discover_seen seen;
+	struct discover_opts o = OPTS("initdata", DISCOVER_AUTO, NULL);
+	struct discover_result res;
+
+	memset(&seen, 0, sizeof(seen));
+	seen_put(&seen, "vdc", "extension-coco");
+	seen_put(&seen, "vdb", "initdata");
+	assert_int_equal(unlinkat(f.rootfd, "sys/class/block/vdc/serial", 0), 0);
+	assert_int_equal(unlinkat(f.rootfd, "sys/class/block/vdb/serial", 0), 0);
+	memset(&set, 0, sizeof(set));
+	set_add(&set, "extension-coco", 0);
+	set.stray_prefix = "extension-";
+	set.uevent_fd = -1;
+	o.seen = &seen;
+	assert_int_equal(discover_all(f.rootfd, &o, &set, &res), 0);
+	assert_string_equal(res.devnode, "/dev/vdb");
+	assert_int_equal(set.t[1].status, 0);
+	assert_string_equal(set.t[1].result.name, "vdc");
+	assert_int_equal(set.examined, 3);
+	fx_done(&f);
+}
+
+static void wait_readable(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+
+	assert_int_equal(poll(&p, 1, 20000), 1);
+}
+
+/* A real kernel `add` event queued on the socket: discover_prefetch() reads
+ * that disk's serial (from the tree) without waiting, once, and the scan
+ * that follows finds the disk from the answer. */
+static void test_prefetch_real_kernel_event(void **state)
+{
+	static struct discover_seen seen;
+	struct discover_result res;
+	struct discover_opts o;
+	struct fixture f;
+	const char *disk;
+	int fd, r;
+
+	if (!uevent_setup(&disk, &fd, &f, &o))
+		return;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(discover_prefetch(f.rootfd, -1, &seen), -EINVAL);
+	/* nothing queued (other processes' events aside): it returns at once */
+	while (discover_prefetch(f.rootfd, fd, &seen) > 0)
+		;
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(replay_add(disk), 0);
+	wait_readable(fd);
+	r = discover_prefetch(f.rootfd, fd, &seen);
+	assert_true(r >= 1);
+	int i = discover_seen_find(&seen, disk);
+	assert_true(i >= 0);
+	assert_int_equal(seen.e[i].len, 8);
+	assert_memory_equal(seen.e[i].serial, "initdata", 8);
+	/* the same disk announced again: not read twice */
+	size_t n = seen.n;
+	assert_int_equal(replay_add(disk), 0);
+	wait_readable(fd);
+	(void)discover_prefetch(f.rootfd, fd, &seen);
+	assert_int_equal(seen.n, n);
+	/* the serial gone from the tree: the scan answers from what was read */
+	char path[128];
+	snprintf(path, sizeof(path), "sys/class/block/%s/serial", disk);
+	assert_int_equal(unlinkat(f.rootfd, path, 0), 0);
+	o.methods = DISCOVER_SYSFS;
+	o.seen = &seen;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), 0);
+	assert_string_equal(res.name, disk);
+	assert_int_equal(res.method, DISCOVER_SYSFS);
+	close(fd);
+	fx_done(&f);
+}
+
+/* The sysfs root missing: an error, nothing read, nothing waited for. */
+static void test_prefetch_no_sysfs(void **state)
+{
+	struct fixture f = fx_manifest("dir dev\n");
+	static struct discover_seen seen;
+	int fd = uevent_open();
+
+	if (fd < 0) {
+		skip();
+		return;
+	}
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(discover_prefetch(f.rootfd, fd, &seen), -ENOENT);
+	assert_int_equal(seen.n, 0);
+	close(fd);
+	fx_done(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1280,6 +1442,11 @@ int main(void)
 		cmocka_unit_test(test_uevent_overrun_rescans),
 		cmocka_unit_test(test_all_one_scan),
 		cmocka_unit_test(test_all_byid_not_read_again),
+		cmocka_unit_test(test_seen_answers_scan),
+		cmocka_unit_test(test_seen_ambiguous),
+		cmocka_unit_test(test_seen_answers_set_scan),
+		cmocka_unit_test(test_prefetch_real_kernel_event),
+		cmocka_unit_test(test_prefetch_no_sysfs),
 		cmocka_unit_test(test_all_refusals),
 		cmocka_unit_test(test_all_late_extension),
 		cmocka_unit_test(test_format_matches),
