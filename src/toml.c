@@ -271,17 +271,6 @@ static size_t utf8_put(char *out, uint32_t cp)
 	return 4;
 }
 
-static int hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* One escape at pos (the backslash). Writes the decoded bytes to out (when
  * not NULL) and returns their count; a line-ending backslash (multi-line
  * only) consumes the following blanks and newlines and yields nothing. */
@@ -303,7 +292,7 @@ static int string_escape(struct parser *p, bool multiline, char *out)
 		unsigned digits = c == 'u' ? 4 : 8;
 		uint32_t cp = 0;
 		for (unsigned i = 0; i < digits; i++) {
-			int h = hexval(peek(p, 2 + i));
+			int h = util_hexval(peek(p, 2 + i));
 			if (h < 0)
 				return EINVALID(p, "\\%c needs %u hex digits", c, digits);
 			cp = cp << 4 | (uint32_t)h;
@@ -711,7 +700,7 @@ static int int_digits(struct parser *p, const char *s, size_t len, unsigned base
 	if (len == 0)
 		return EINVALID(p, "invalid integer");
 	for (size_t i = 0; i < len; i++) {
-		int d = s[i] == '_' ? -1 : hexval(s[i]);
+		int d = s[i] == '_' ? -1 : util_hexval(s[i]);
 		if (s[i] == '_') {
 			if (!prev_digit || i + 1 == len)
 				return EINVALID(p, "invalid integer: '_' must be between digits");

@@ -27,22 +27,11 @@ enum { KEY_ROOT, KEY_SALT, KEY_BLOCKS, KEY_DBS, KEY_HBS, KEY_N };
 static const char *const verity_keys[KEY_N] = { "root_hash", "salt", "data_blocks", "data_block_size",
 						"hash_block_size" };
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes exactly len hex digits (len even) into out. 0 or -EINVAL. */
 static int hex_decode(const char *s, size_t len, uint8_t *out)
 {
 	for (size_t i = 0; i < len; i += 2) {
-		int hi = hexval(s[i]), lo = hexval(s[i + 1]);
+		int hi = util_hexval(s[i]), lo = util_hexval(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return -EINVAL;
 		out[i / 2] = (uint8_t)(hi << 4 | lo);

@@ -52,6 +52,9 @@ int util_write_all(int fd, const void *buf, size_t len);
  * spaces, no overflow). 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t *ret);
 
+/* The value of one hexadecimal digit (either case), or -1. */
+int util_hexval(int c);
+
 /* Formats a reason into err[errsz] for the caller to log; err may be NULL. */
 void util_seterr(char *err, size_t errsz, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
