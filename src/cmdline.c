@@ -485,7 +485,7 @@ static int cmdline_set_extension(struct config *c, const struct arg *a, char *er
 	char why[256] = "";
 	struct arg tail;
 
-	if (a->keylen <= pl + sl || memcmp(a->key, prefix, pl) != 0)
+	if (a->keylen < pl + sl || memcmp(a->key, prefix, pl) != 0)
 		return 1;
 	tail = *a;
 	tail.key = a->key + a->keylen - sl;

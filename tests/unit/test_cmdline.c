@@ -725,6 +725,9 @@ static void test_extensions(void **state)
 	BAD("kata.extension.a/b.verity_params",
 	    "kata.extension.a/b.verity_params: \"\" names an extension outside [A-Za-z0-9_.-]{1,64} (or . or ..)");
 	assert_int_equal(parse("kata.extension...verity_params"), -EINVAL);
+	/* an empty name is a malformed extension key, not someone else's key */
+	BAD("kata.extension..verity_params=x",
+	    "kata.extension..verity_params: \"x\" names an extension outside [A-Za-z0-9_.-]{1,64} (or . or ..)");
 	assert_int_equal(parse("kata.extension....verity_params"), -EINVAL);
 	assert_int_equal(parse("kata.extension.a\"b\".verity_params"), -EINVAL);
 	{
