@@ -391,30 +391,25 @@ static int cli_initdata_show_toml(const char *path)
 	_cleanup_free_ char *buf = NULL;
 	_cleanup_close_ int fd = -1;
 	struct toml_doc doc;
-	ssize_t n;
+	size_t n = 0;
 	int r;
 
 	log_escape(esc, sizeof(esc), path, strnlen(path, 256));
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0) {
 		log_error("initdata: can't open %s: %s", esc, strerror(errno));
 		return CLI_EXIT_NOTFOUND;
 	}
-	buf = malloc(cap + 1);
-	if (!buf) {
-		log_error("initdata: %s", strerror(ENOMEM));
-		return CLI_EXIT_NOTFOUND;
-	}
-	n = util_pread_all(fd, buf, cap + 1, -1);
-	if (n < 0) {
-		log_error("initdata: can't read %s: %s", esc, strerror((int)-n));
-		return CLI_EXIT_NOTFOUND;
-	}
-	if ((size_t)n > cap) {
+	r = util_read_regular(fd, cap, &buf, &n);
+	if (r == -EFBIG) {
 		log_error("initdata: %s is larger than %zu bytes", esc, cap);
 		return CLI_EXIT_NOTFOUND;
 	}
-	r = toml_parse(buf, (size_t)n, &doc, err, sizeof(err));
+	if (r < 0) {
+		log_error("initdata: can't read %s: %s", esc, r == -EINVAL ? "not a regular file" : strerror(-r));
+		return CLI_EXIT_NOTFOUND;
+	}
+	r = toml_parse(buf, n, &doc, err, sizeof(err));
 	if (r < 0) {
 		log_error("initdata: toml: %s", err[0] ? err : strerror(-r));
 		return CLI_EXIT_NOTFOUND;
@@ -451,21 +446,6 @@ static int cli_initdata_load(const char *path, struct initdata_doc *doc)
 	return CLI_EXIT_OK;
 }
 
-/* One JSON string of UTF-8 text (a TOML value), to stdout. */
-static int cli_put_json(const char *s, size_t len)
-{
-	size_t size = len * 6 + 3;
-	_cleanup_free_ char *buf = malloc(size);
-	int n;
-
-	if (!buf)
-		return -ENOMEM;
-	n = state_json_utf8(buf, size, s, len);
-	if (n < 0)
-		return n;
-	return fwrite(buf, 1, (size_t)n, stdout) == (size_t)n ? 0 : -EIO;
-}
-
 static int cli_initdata_file_index(const struct toml_node *n)
 {
 	for (int i = 0; i < INITDATA_DOC_NFILES; i++)
@@ -493,10 +473,10 @@ static int cli_initdata_show(const char *path, bool json)
 		for (n = doc.data->child; n && w == 0; n = n->next) {
 			if (n != doc.data->child)
 				fputc(',', stdout);
-			w = cli_put_json(n->key, n->key_len);
+			w = toml_write_json_string(stdout, n->key, n->key_len);
 			fputc(':', stdout);
 			if (w == 0)
-				w = cli_put_json(n->str, n->str_len);
+				w = toml_write_json_string(stdout, n->str, n->str_len);
 		}
 		for (int pass = 0; pass < 2 && w == 0; pass++) {
 			bool first = true;
@@ -508,7 +488,7 @@ static int cli_initdata_show(const char *path, bool json)
 				if (!first)
 					fputc(',', stdout);
 				first = false;
-				w = cli_put_json(n->key, n->key_len);
+				w = toml_write_json_string(stdout, n->key, n->key_len);
 			}
 		}
 		fputs("]}\n", stdout);
@@ -516,10 +496,10 @@ static int cli_initdata_show(const char *path, bool json)
 		printf("version = \"%s\"\nalgorithm = \"%s\"\ndigest = \"%s\"\n[data]\n", INITDATA_DOC_VERSION,
 		       digest_alg_name(doc.alg), digest);
 		for (n = doc.data->child; n && w == 0; n = n->next) {
-			w = cli_put_json(n->key, n->key_len);
+			w = toml_write_json_string(stdout, n->key, n->key_len);
 			fputs(" = ", stdout);
 			if (w == 0)
-				w = cli_put_json(n->str, n->str_len);
+				w = toml_write_json_string(stdout, n->str, n->str_len);
 			printf("  # %s\n", cli_initdata_file_index(n) >= 0 ? "written" : "ignored");
 		}
 	}

@@ -17,6 +17,7 @@
 
 #include "cocoinit/cli.h"
 #include "cocoinit/cmdline.h"
+#include "cocoinit/digest.h"
 #include "cocoinit/discover.h"
 #include "cocoinit/extension.h"
 #include "cocoinit/log.h"
@@ -291,8 +292,8 @@ static int cli_ext_list(int argc, char **argv)
 		char hash[2 * VERITY_DIGEST_MAX + 1] = "", dev[DISCOVER_NAME_MAX + 8] = "";
 		const char *why, *action = cli_ext_plan(rootfd, i, &why);
 
-		for (size_t k = 0; e->measured && k < e->params.root_hash_len; k++)
-			snprintf(hash + 2 * k, 3, "%02x", e->params.root_hash[k]);
+		if (e->measured)
+			digest_hex(hash, e->params.root_hash, e->params.root_hash_len);
 		if (set.t[i].status == 0)
 			snprintf(dev, sizeof(dev), "/dev/%s", set.t[i].result.name);
 		ok &= strcmp(action, "verity") == 0 || strcmp(action, "raw") == 0;

@@ -160,9 +160,8 @@ static int consume_copy_toml(const char *fs_dir, int dirfd, size_t cap, size_t *
 			     char *err, size_t errsz)
 {
 	_cleanup_close_ int fsfd = -1, fd = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	struct stat st;
-	ssize_t got;
+	_cleanup_free_ char *buf = NULL;
+	size_t got = 0;
 	int r;
 
 	fsfd = open(fs_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
@@ -179,31 +178,19 @@ static int consume_copy_toml(const char *fs_dir, int dirfd, size_t cap, size_t *
 				    strerror(-r));
 		return r;
 	}
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if (!S_ISREG(st.st_mode)) {
+	r = util_read_regular(fd, cap, &buf, &got);
+	if (r == -EINVAL)
 		util_seterr(err, errsz, "%s on the %s filesystem is not a regular file", INITDATA_FILE, type_esc);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > cap) {
-		util_seterr(err, errsz, "%s is %llu bytes, above 4 x cocoinit.initdata_max_bytes (%zu)", INITDATA_FILE,
-			    (unsigned long long)st.st_size, cap);
-		return -EFBIG;
-	}
-	/* One byte more than the size said, to see a file that grew. */
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf)
-		return -ENOMEM;
-	got = util_pread_all(fd, buf, (size_t)st.st_size + 1, 0);
-	if (got < 0) {
-		util_seterr(err, errsz, "cannot read %s: %s", INITDATA_FILE, strerror((int)-got));
-		return (int)got;
-	}
-	if ((size_t)got != (size_t)st.st_size) {
+	else if (r == -EFBIG)
+		util_seterr(err, errsz, "%s is %zu bytes, above 4 x cocoinit.initdata_max_bytes (%zu)", INITDATA_FILE,
+			    got, cap);
+	else if (r == -EIO)
 		util_seterr(err, errsz, "%s changed size while it was read", INITDATA_FILE);
-		return -EIO;
-	}
-	r = initdata_write_toml(dirfd, buf, (size_t)got);
+	else if (r < 0 && r != -ENOMEM)
+		util_seterr(err, errsz, "cannot read %s: %s", INITDATA_FILE, strerror(-r));
+	if (r < 0)
+		return r;
+	r = initdata_write_toml(dirfd, (const uint8_t *)buf, got);
 	if (r < 0) {
 		util_seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
 		return r;

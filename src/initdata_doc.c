@@ -148,39 +148,20 @@ int initdata_doc_parse(const char *text, size_t len, struct initdata_doc *doc, c
 int initdata_doc_read_fd(int fd, const char *name, size_t max, struct initdata_doc *doc, char *err, size_t errsz)
 {
 	_cleanup_free_ char *text = NULL;
-	struct stat st;
-	ssize_t n;
-	int r;
+	size_t n = 0;
+	int r = util_read_regular(fd, max, &text, &n);
 
-	if (fstat(fd, &st) < 0) {
-		r = -errno;
-		util_seterr(err, errsz, "cannot stat %s: %s", name, strerror(-r));
-		return r;
-	}
-	if (!S_ISREG(st.st_mode)) {
+	if (r == -EINVAL)
 		util_seterr(err, errsz, "%s is not a regular file", name);
-		return -EINVAL;
-	}
-	if ((uint64_t)st.st_size > max) {
-		util_seterr(err, errsz, "%s is %llu bytes, more than %zu", name, (unsigned long long)st.st_size, max);
-		return -EFBIG;
-	}
-	/* One byte more than the size: a file that grew is refused, not cut. */
-	text = malloc((size_t)st.st_size + 1);
-	if (!text) {
-		util_seterr(err, errsz, "cannot allocate %llu bytes for %s", (unsigned long long)st.st_size, name);
-		return -ENOMEM;
-	}
-	n = util_pread_all(fd, text, (size_t)st.st_size + 1, 0);
-	if (n < 0) {
-		util_seterr(err, errsz, "cannot read %s: %s", name, strerror((int)-n));
-		return (int)n;
-	}
-	if ((size_t)n != (size_t)st.st_size) {
+	else if (r == -EFBIG)
+		util_seterr(err, errsz, "%s is %zu bytes, more than %zu", name, n, max);
+	else if (r == -EIO)
 		util_seterr(err, errsz, "%s changed while it was read", name);
-		return -EIO;
-	}
-	return initdata_doc_parse(text, (size_t)n, doc, err, errsz);
+	else if (r < 0)
+		util_seterr(err, errsz, "cannot read %s: %s", name, strerror(-r));
+	if (r < 0)
+		return r;
+	return initdata_doc_parse(text, n, doc, err, errsz);
 }
 
 int initdata_doc_load(int dirfd, size_t max, struct initdata_doc *doc, char *err, size_t errsz)

@@ -206,7 +206,8 @@ static void boot_agent_limits(int rootfd)
 }
 
 /* cocoinit.modules, plus what the extensions the command line names need
- * (dm_mod, dm_verity for a measured one, erofs), each once. */
+ * (dm_mod, dm_verity for a measured one, erofs); modules_load() loads a name
+ * given twice once. */
 static size_t boot_module_list(char (*out)[64], size_t max)
 {
 	static const char *const ext_mods[] = { "dm_mod", "dm_verity", "erofs" };
@@ -217,21 +218,9 @@ static size_t boot_module_list(char (*out)[64], size_t max)
 		util_strlcpy(out[n++], cfg.modules[i], 64);
 	for (size_t i = 0; i < cfg.n_extensions; i++)
 		measured |= cfg.extensions[i].measured;
-	for (size_t m = 0; cfg.n_extensions > 0 && m < ARRAY_SIZE(ext_mods) && n < max; m++) {
-		bool have = false;
-		if (!measured && m < 2)
-			continue;
-		for (size_t i = 0; i < n; i++) {
-			char a[64];
-			util_strlcpy(a, out[i], sizeof(a));
-			for (char *c = a; *c; c++)
-				if (*c == '-')
-					*c = '_';
-			have |= strcmp(a, ext_mods[m]) == 0;
-		}
-		if (!have)
+	for (size_t m = 0; cfg.n_extensions > 0 && m < ARRAY_SIZE(ext_mods) && n < max; m++)
+		if (measured || m == 2)
 			util_strlcpy(out[n++], ext_mods[m], 64);
-	}
 	return n;
 }
 
@@ -641,19 +630,6 @@ static void boot_initdata_doc(int rootfd)
 	log_info("initdata: digest %s bound=%s", digest, bound);
 }
 
-/* The first 16 hex digits of a root hash, for the console line. */
-static void boot_hex(const uint8_t *b, size_t n, char *out, size_t outsz)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t o = 0;
-
-	for (size_t i = 0; i < n && o + 2 < outsz; i++) {
-		out[o++] = hex[b[i] >> 4];
-		out[o++] = hex[b[i] & 15];
-	}
-	out[o] = '\0';
-}
-
 static void boot_extension(int rootfd, const struct extension_spec *spec, const struct discover_target *t)
 {
 	char esc[LOG_ESCAPED_SIZE(SERIAL_MAX)], list[DISCOVER_MATCHES_SIZE];
@@ -696,7 +672,7 @@ static void boot_extension(int rootfd, const struct extension_spec *spec, const 
 	se->verified = er.mode == EXTENSION_VERITY;
 	se->method = discover_method_name(t->result.method);
 	if (se->verified)
-		boot_hex(spec->params.root_hash, spec->params.root_hash_len, se->root_hash, sizeof(se->root_hash));
+		digest_hex(se->root_hash, spec->params.root_hash, spec->params.root_hash_len);
 	se->elapsed_us = er.elapsed_us;
 	util_strlcpy(short_hash, se->verified ? se->root_hash : "none", sizeof(short_hash));
 	log_info("extension: %s mounted at /%s/%s from %s verity=%s in %lluus", spec->name, EXTENSION_MOUNT_DIR,

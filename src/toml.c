@@ -986,7 +986,7 @@ const struct toml_node *toml_get(const struct toml_node *table, const char *key,
 
 /* ---- JSON ---- */
 
-static int json_str(FILE *f, const char *s, size_t len)
+int toml_write_json_string(FILE *f, const char *s, size_t len)
 {
 	size_t size = len * 6 + 3;
 	_cleanup_free_ char *buf = malloc(size);
@@ -1025,11 +1025,11 @@ int toml_write_json(const struct toml_node *table, FILE *f)
 		if (!first)
 			fputc(',', f);
 		first = false;
-		if ((r = json_str(f, n->key, n->key_len)) < 0)
+		if ((r = toml_write_json_string(f, n->key, n->key_len)) < 0)
 			return r;
 		fputc(':', f);
 		if (n->type == TOML_STRING) {
-			if ((r = json_str(f, n->str, n->str_len)) < 0)
+			if ((r = toml_write_json_string(f, n->str, n->str_len)) < 0)
 				return r;
 			n = n->next;
 			continue;

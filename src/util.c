@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cocoinit/util.h"
@@ -121,4 +122,34 @@ int util_hexval(int c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+int util_read_regular(int fd, size_t max, char **ret_buf, size_t *ret_len)
+{
+	_cleanup_free_ char *buf = NULL;
+	struct stat st;
+	ssize_t n;
+
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (!S_ISREG(st.st_mode))
+		return -EINVAL;
+	if ((uint64_t)st.st_size > max) {
+		*ret_len = (size_t)st.st_size;
+		return -EFBIG;
+	}
+	/* One byte more than the size: a file that grew is refused, not cut. */
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return -ENOMEM;
+	n = util_pread_all(fd, buf, (size_t)st.st_size + 1, 0);
+	if (n < 0)
+		return (int)n;
+	if ((size_t)n != (size_t)st.st_size)
+		return -EIO;
+	buf[n] = '\0';
+	*ret_len = (size_t)n;
+	*ret_buf = buf;
+	buf = NULL;
+	return 0;
 }

@@ -63,3 +63,6 @@ const struct toml_node *toml_get(const struct toml_node *table, const char *key,
  * objects, strings as strings (UTF-8 as is, escaped by state_json_utf8()), other values
  * left out. 0 or -errno. */
 int toml_write_json(const struct toml_node *table, FILE *f);
+
+/* One JSON string of len bytes of UTF-8 text (a decoded key or value). 0 or -errno. */
+int toml_write_json_string(FILE *f, const char *s, size_t len);

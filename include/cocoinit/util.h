@@ -52,6 +52,12 @@ int util_write_all(int fd, const void *buf, size_t len);
  * spaces, no overflow). 0 or -EINVAL / -ERANGE. */
 int util_parse_u64(const char *s, uint64_t *ret);
 
+/* Reads the whole of fd, a regular file of at most max bytes, from its start
+ * into a new NUL-terminated buffer (the caller frees *ret_buf). 0, or
+ * -EINVAL (not a regular file), -EFBIG (larger than max; *ret_len holds its
+ * size), -EIO (it changed while it was read), -ENOMEM or read's -errno. */
+int util_read_regular(int fd, size_t max, char **ret_buf, size_t *ret_len);
+
 /* The value of one hexadecimal digit (either case), or -1. */
 int util_hexval(int c);
 
