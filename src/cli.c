@@ -341,7 +341,7 @@ static int cli_extract(int argc, char **argv)
 		log_error("extract: can't open directory %s: %s", desc, strerror(errno));
 		return CLI_EXIT_ERROR;
 	}
-	r = initdata_extract_fd(devfd, dirfd, max_bytes, &size, err, sizeof(err));
+	r = initdata_extract_fd(devfd, dirfd, max_bytes, &size, NULL, err, sizeof(err));
 	if (r < 0) {
 		log_error("extract: %s: %s", esc, err[0] ? err : strerror(-r));
 		return CLI_EXIT_ERROR;

@@ -155,9 +155,10 @@ static int consume_mount_source(int devfd, const struct consume_opts *o, char *o
 	return 0;
 }
 
-/* Copies fs_dir/initdata.toml, a regular file of at most cap bytes, to dirfd. */
-static int consume_copy_toml(const char *fs_dir, int dirfd, size_t cap, size_t *ret_size, const char *type_esc,
-			     char *err, size_t errsz)
+/* Copies fs_dir/initdata.toml, a regular file of at most cap bytes, to
+ * dirfd; its bytes go to *ret_toml unless that is NULL. */
+static int consume_copy_toml(const char *fs_dir, int dirfd, size_t cap, size_t *ret_size, uint8_t **ret_toml,
+			     const char *type_esc, char *err, size_t errsz)
 {
 	_cleanup_close_ int fsfd = -1, fd = -1;
 	_cleanup_free_ char *buf = NULL;
@@ -195,12 +196,16 @@ static int consume_copy_toml(const char *fs_dir, int dirfd, size_t cap, size_t *
 		util_seterr(err, errsz, "cannot write %s: %s", INITDATA_FILE, strerror(-r));
 		return r;
 	}
-	*ret_size = (size_t)got;
+	*ret_size = got;
+	if (ret_toml) {
+		*ret_toml = (uint8_t *)buf;
+		buf = NULL;
+	}
 	return 0;
 }
 
 static int consume_fs(int devfd, const struct consume_opts *o, const char *type, int dirfd, size_t *ret_size,
-		      char *err, size_t errsz)
+		      uint8_t **ret_toml, char *err, size_t errsz)
 {
 	char src[CONSUME_PATH_MAX], type_esc[LOG_ESCAPED_SIZE(PROBE_TYPE_MAX)];
 	char fs_esc[LOG_ESCAPED_SIZE(128)];
@@ -227,7 +232,7 @@ static int consume_fs(int devfd, const struct consume_opts *o, const char *type,
 		util_seterr(err, errsz, "cannot mount the %s filesystem at %s: %s", type_esc, fs_esc, strerror(-r));
 		return r;
 	}
-	r = consume_copy_toml(o->fs_dir, dirfd, cap, ret_size, type_esc, err, errsz);
+	r = consume_copy_toml(o->fs_dir, dirfd, cap, ret_size, ret_toml, type_esc, err, errsz);
 	if (r < 0)
 		(void)sys_umount(o->fs_dir);
 	return r;
@@ -240,6 +245,7 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 	char type[PROBE_TYPE_MAX], type_esc[LOG_ESCAPED_SIZE(PROBE_TYPE_MAX)];
 	_cleanup_close_ int dirfd = -1;
 	size_t toml_size = 0;
+	uint8_t *toml = NULL;
 	struct stat st;
 	int r, one = 1;
 
@@ -297,9 +303,9 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 		r = -errno;
 		util_seterr(err, errsz, "cannot open %s: %s", dir_esc, strerror(-r));
 	} else if (raw) {
-		r = initdata_extract_fd(devfd, dirfd, o->max_bytes, &toml_size, err, errsz);
+		r = initdata_extract_fd(devfd, dirfd, o->max_bytes, &toml_size, o->keep_toml ? &toml : NULL, err, errsz);
 	} else {
-		r = consume_fs(devfd, o, type, dirfd, &toml_size, err, errsz);
+		r = consume_fs(devfd, o, type, dirfd, &toml_size, o->keep_toml ? &toml : NULL, err, errsz);
 	}
 	timing_step("consume.extract", tt);
 	if (r < 0) {
@@ -311,5 +317,6 @@ int consume_initdata(int devfd, const struct consume_opts *o, struct consume_res
 	memset(ret, 0, sizeof(*ret));
 	util_strlcpy(ret->format, type, sizeof(ret->format));
 	ret->toml_size = toml_size;
+	ret->toml = toml;
 	return 0;
 }

@@ -227,7 +227,8 @@ int initdata_write_toml(int dirfd, const uint8_t *data, size_t len)
 	return initdata_write_file(dirfd, INITDATA_FILE, data, len);
 }
 
-int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_size, char *err, size_t errsz)
+int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_size, uint8_t **ret_toml, char *err,
+			size_t errsz)
 {
 	uint8_t hdr[INITDATA_HEADER_SIZE];
 	_cleanup_free_ uint8_t *gz = NULL;
@@ -305,5 +306,9 @@ int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_si
 	}
 	if (ret_size)
 		*ret_size = toml_len;
+	if (ret_toml) {
+		*ret_toml = toml;
+		toml = NULL;
+	}
 	return 0;
 }

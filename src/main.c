@@ -59,6 +59,9 @@ static struct discover_seen dseen;
 /* The disk whose serial matched while the modules loaded, held open with
  * its first 4 KiB asked for, so that the consumer's first read finds them. */
 static int readahead_fd = -1;
+/* initdata.toml's bytes as consume wrote them, for the document step. */
+static uint8_t *initdata_toml;
+static size_t initdata_toml_size;
 
 static void boot_drain_console(void)
 {
@@ -508,6 +511,7 @@ static void boot_consume(int rootfd, const struct discover_result *res)
 		.node_dir = CONSUME_NODE_DIR,
 		.name = res->name,
 		.max_bytes = cfg.max_bytes,
+		.keep_toml = true,
 	};
 	char err[ERR_MAX] = "";
 	char esc[LOG_ESCAPED_SIZE(64)];
@@ -531,6 +535,8 @@ static void boot_consume(int rootfd, const struct discover_result *res)
 	}
 	util_strlcpy(st.format, cres.format, sizeof(st.format));
 	util_strlcpy(st.dir, cfg.initdata_dir, sizeof(st.dir));
+	initdata_toml = cres.toml;
+	initdata_toml_size = cres.toml_size;
 	/* debug: the found and digest lines say what a user needs, and kmsg's budget is small. */
 	log_debug("initdata: %s is %s, at %s", dev,
 		 log_escape(esc, sizeof(esc), cres.format, strlen(cres.format)),
@@ -580,7 +586,8 @@ static void boot_initdata_remove(int dirfd)
 		(void)unlinkat(dirfd, initdata_doc_files[i], 0);
 }
 
-/* The document in <dir>/initdata.toml, whichever form it came in: validated,
+/* The document consume put in <dir>/initdata.toml (its bytes kept, not read
+ * back), whichever form it came in: validated,
  * digested and bound before aa.toml, cdh.toml and policy.rego are written.
  * A refused document is removed so nothing acts on it (on_error=continue). */
 static void boot_initdata_doc(int rootfd)
@@ -593,14 +600,21 @@ static void boot_initdata_doc(int rootfd)
 
 	if (!st.found || !st.format[0])
 		return;
+	if (!initdata_toml) {
+		/* Never hand over a document nobody checked. */
+		boot_fail("initdata: consume kept no bytes of %s to check", INITDATA_FILE);
+		return;
+	}
 	dirfd = open(cfg.initdata_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
 	if (dirfd < 0) {
 		boot_fail("initdata: cannot open the initdata directory: %s", strerror(errno));
 		return;
 	}
-	/* The bound on the decompressed raw format, whatever the form. */
+	/* Consume bounded it: 4 x cocoinit.initdata_max_bytes, whatever the form. */
 	uint64_t tt = timing_now_us();
-	r = initdata_doc_load(dirfd, (size_t)cfg.max_bytes * 4, &doc, err, sizeof(err));
+	r = initdata_doc_parse((const char *)initdata_toml, initdata_toml_size, &doc, err, sizeof(err));
+	free(initdata_toml);
+	initdata_toml = NULL;
 	tt = timing_step("doc.load", tt);
 	if (r < 0) {
 		boot_fail("initdata: %s", err[0] ? err : strerror(-r));

@@ -5,6 +5,7 @@
  * initdata.toml copied, onto a fresh tmpfs at the initdata directory. */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,7 @@
 struct consume_result {
 	char format[32]; /* "kata-raw" or the fs type */
 	size_t toml_size;
+	uint8_t *toml; /* with consume_opts.keep_toml: initdata.toml's bytes; the caller frees them */
 };
 
 struct consume_opts {
@@ -25,6 +27,7 @@ struct consume_opts {
 	const char *node_dir; /* a root-only directory for the private node */
 	const char *name;     /* the device's name ("vdb"), for the node and /proc/mounts */
 	uint64_t max_bytes;   /* cocoinit.initdata_max_bytes; the TOML may be 4 times that */
+	bool keep_toml;       /* hand the TOML's bytes back in the result, not only the file */
 };
 
 /* Opens rootfd/dev/<name> (no symlink) and checks that it is a block device

@@ -32,5 +32,8 @@ int initdata_write_toml(int dirfd, const uint8_t *data, size_t len);
 
 /* Reads the raw format from devfd and writes dirfd/initdata.toml (mode 0400,
  * via a temporary name and rename). Returns 0 or -errno; *ret_size gets the
- * TOML size. A reason for the log is written to err. */
-int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_size, char *err, size_t errsz);
+ * TOML size and, unless ret_toml is NULL, *ret_toml its bytes (the caller
+ * frees them), so that nobody reads back what was just written. A reason
+ * for the log is written to err. */
+int initdata_extract_fd(int devfd, int dirfd, uint64_t max_bytes, size_t *ret_size, uint8_t **ret_toml, char *err,
+			size_t errsz);

@@ -132,11 +132,11 @@ static int reset(void **state)
 }
 
 /* consume_initdata on an image file (a stand-in for the checked device fd). */
-static int consume_path(const char *image, const char *dir, uint64_t max_bytes, struct consume_result *res,
-			char *err, size_t errsz)
+static int consume_path_keep(const char *image, const char *dir, uint64_t max_bytes, bool keep,
+			     struct consume_result *res, char *err, size_t errsz)
 {
 	struct consume_opts o = { .dir = dir, .fs_dir = fixture_path("run/fs"), .node_dir = fixture_path("run/node"),
-				  .name = "vdx", .max_bytes = max_bytes };
+				  .name = "vdx", .max_bytes = max_bytes, .keep_toml = keep };
 	int fd = open(image, O_RDONLY | O_CLOEXEC);
 	int r;
 
@@ -144,6 +144,46 @@ static int consume_path(const char *image, const char *dir, uint64_t max_bytes, 
 	r = consume_initdata(fd, &o, res, err, errsz);
 	close(fd);
 	return r;
+}
+
+static int consume_path(const char *image, const char *dir, uint64_t max_bytes, struct consume_result *res,
+			char *err, size_t errsz)
+{
+	return consume_path_keep(image, dir, max_bytes, false, res, err, errsz);
+}
+
+/* keep_toml: the boot checks the document from the bytes consume wrote,
+ * never reading initdata.toml back; both forms hand over exactly the file. */
+static void test_keep_toml(void **state)
+{
+	struct consume_result res;
+	char err[256] = "", dir[256];
+
+	util_strlcpy(dir, fixture_path("run/raw"), sizeof(dir));
+	assert_int_equal(consume_path_keep(fixture_path("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, true, &res, err,
+					   sizeof(err)),
+			 0);
+	assert_non_null(res.toml);
+	assert_int_equal(res.toml_size, sizeof(TOML) - 1);
+	assert_memory_equal(res.toml, TOML, sizeof(TOML) - 1);
+	free(res.toml);
+
+	util_strlcpy(dir, fixture_path("run/fsdir"), sizeof(dir));
+	fixture_run("mkdir -p '%s' && printf 'version = \"0.1.0\"\\n# fs\\n' > '%s/initdata.toml'",
+		    fixture_path("run/fs"), fixture_path("run/fs"));
+	if (consume_path_keep(fixture_path("ext4.img"), dir, INITDATA_DEFAULT_MAX_BYTES, true, &res, err,
+			      sizeof(err)) != 0)
+		fail_msg("consume: %s", err);
+	assert_non_null(res.toml);
+	assert_int_equal(res.toml_size, 23);
+	assert_memory_equal(res.toml, "version = \"0.1.0\"\n# fs\n", 23);
+	free(res.toml);
+
+	/* without it, nothing is handed over */
+	util_strlcpy(dir, fixture_path("run/raw2"), sizeof(dir));
+	assert_int_equal(consume_path(fixture_path("raw.img"), dir, INITDATA_DEFAULT_MAX_BYTES, &res, err, sizeof(err)),
+			 0);
+	assert_null(res.toml);
 }
 
 static void test_raw_extracts_onto_tmpfs(void **state)
@@ -500,6 +540,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_raw_extracts_onto_tmpfs, reset),
+		cmocka_unit_test_setup(test_keep_toml, reset),
 		cmocka_unit_test_setup(test_fs_mounts_readonly_and_copies, reset),
 		cmocka_unit_test_setup(test_fs_toml_hostile, reset),
 		cmocka_unit_test_setup(test_unsupported, reset),

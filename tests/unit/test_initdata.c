@@ -74,7 +74,7 @@ static int extract(const char *image, uint64_t max, size_t *ret_size, char *err,
 	dirfd = open(fixture_path("out"), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	assert_true(dirfd >= 0);
 	err[0] = '\0';
-	r = initdata_extract_fd(devfd, dirfd, max, ret_size, err, errsz);
+	r = initdata_extract_fd(devfd, dirfd, max, ret_size, NULL, err, errsz);
 	close(devfd);
 	close(dirfd);
 	return r;
@@ -256,7 +256,7 @@ static void test_extract_ok(void **state)
 	z = fixture_gzip(other, sizeof(other) - 1, &n);
 	write_image(fixture_path("other.img"), n, z, n);
 	devfd = open(fixture_path("other.img"), O_RDONLY | O_CLOEXEC);
-	assert_int_equal(initdata_extract_fd(devfd, dirfd, 1 << 20, &size, err, sizeof(err)), 0);
+	assert_int_equal(initdata_extract_fd(devfd, dirfd, 1 << 20, &size, NULL, err, sizeof(err)), 0);
 	close(devfd);
 	close(dirfd);
 	assert_toml_is(other, sizeof(other) - 1);
