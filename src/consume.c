@@ -70,10 +70,9 @@ static bool consume_name_ok(const char *name)
 
 int consume_open(int rootfd, const char *name, char *err, size_t errsz)
 {
-	char path[CONSUME_NAME_MAX + 32], buf[32], *colon;
+	char path[CONSUME_NAME_MAX + 32], buf[32];
 	char esc[LOG_ESCAPED_SIZE(CONSUME_NAME_MAX)];
-	uint64_t maj, min;
-	struct stat st;
+	dev_t want, rdev = 0;
 	ssize_t n;
 	int fd;
 
@@ -91,39 +90,18 @@ int consume_open(int rootfd, const char *name, char *err, size_t errsz)
 		return (int)n;
 	}
 	buf[n] = '\0';
-	while (n > 0 && buf[n - 1] == '\n')
-		buf[--n] = '\0';
-	colon = strchr(buf, ':');
-	if (!colon || (*colon = '\0', util_parse_u64(buf, &maj) < 0) || util_parse_u64(colon + 1, &min) < 0 ||
-	    maj > 0xfff || min > 0xfffff) {
+	if (util_parse_devnum(buf, &want) < 0) {
 		util_seterr(err, errsz, "/sys/class/block/%s/dev is not MAJOR:MINOR", esc);
 		return -EINVAL;
 	}
-
-	snprintf(path, sizeof(path), "dev/%s", name);
-	fd = openat(rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (fd < 0) {
-		int r = -errno;
-		util_seterr(err, errsz, "cannot open /dev/%s: %s", esc, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0) {
-		int r = -errno;
-		close(fd);
-		util_seterr(err, errsz, "cannot stat /dev/%s: %s", esc, strerror(-r));
-		return r;
-	}
-	if (!S_ISBLK(st.st_mode)) {
-		close(fd);
+	fd = util_open_blockdev(rootfd, name, want, &rdev);
+	if (fd == -ENOTBLK)
 		util_seterr(err, errsz, "/dev/%s is not a block device", esc);
-		return -ENOTBLK;
-	}
-	if (major(st.st_rdev) != maj || minor(st.st_rdev) != min) {
-		close(fd);
-		util_seterr(err, errsz, "/dev/%s is device %u:%u, but the disk whose serial was checked is %llu:%llu", esc,
-			    major(st.st_rdev), minor(st.st_rdev), (unsigned long long)maj, (unsigned long long)min);
-		return -EXDEV;
-	}
+	else if (fd == -EXDEV)
+		util_seterr(err, errsz, "/dev/%s is device %u:%u, but the disk whose serial was checked is %u:%u", esc,
+			    major(rdev), minor(rdev), major(want), minor(want));
+	else if (fd < 0)
+		util_seterr(err, errsz, "cannot open /dev/%s: %s", esc, strerror(-fd));
 	return fd;
 }
 

@@ -84,21 +84,6 @@ static int read_attr(int dirfd, const char *path, char *buf, size_t size)
 	return 0;
 }
 
-/* "<major>:<minor>" as the kernel prints a dev attribute. */
-static int parse_devnum(char *s, dev_t *ret)
-{
-	char *colon = strchr(s, ':');
-	uint64_t maj, min;
-
-	if (!colon)
-		return -EINVAL;
-	*colon = '\0';
-	if (util_parse_u64(s, &maj) < 0 || util_parse_u64(colon + 1, &min) < 0 || maj > 0xfffff || min > 0xfffff)
-		return -EINVAL;
-	*ret = makedev((unsigned)maj, (unsigned)min);
-	return 0;
-}
-
 /* dev and size (512-byte sectors) of the block device directory dirfd/path. */
 static int read_blockdev(int dirfd, const char *path, struct ext_dev *ret)
 {
@@ -109,7 +94,7 @@ static int read_blockdev(int dirfd, const char *path, struct ext_dev *ret)
 	snprintf(attr, sizeof(attr), "%s%sdev", path, *path ? "/" : "");
 	if ((r = read_attr(dirfd, attr, buf, sizeof(buf))) < 0)
 		return r;
-	if (parse_devnum(buf, &ret->dev) < 0)
+	if (util_parse_devnum(buf, &ret->dev) < 0)
 		return -EBADMSG;
 	snprintf(attr, sizeof(attr), "%s%ssize", path, *path ? "/" : "");
 	if ((r = read_attr(dirfd, attr, buf, sizeof(buf))) < 0)
@@ -187,22 +172,16 @@ static int scan_partitions(int rootfd, const char *disk, struct ext_layout *l)
  * names (not a stale or planted node), and makes the device read-only. */
 static int open_checked(int rootfd, const struct ext_dev *d, char *err, size_t errsz)
 {
-	char path[UEVENT_DEVNAME_MAX + 8];
-	struct stat st;
-	int fd, one = 1, r;
+	int fd = util_open_blockdev(rootfd, d->name, d->dev, NULL), one = 1, r;
 
-	snprintf(path, sizeof(path), "dev/%s", d->name);
-	fd = openat(rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-	if (fd < 0) {
-		r = -errno;
-		util_seterr(err, errsz, "cannot open /dev/%s: %s", d->name, strerror(-r));
-		return r;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISBLK(st.st_mode) || st.st_rdev != d->dev) {
+	if (fd == -ENOTBLK || fd == -EXDEV) {
 		util_seterr(err, errsz, "/dev/%s is not the block device %u:%u sysfs names", d->name, major(d->dev),
 			    minor(d->dev));
-		close(fd);
 		return -ENODEV;
+	}
+	if (fd < 0) {
+		util_seterr(err, errsz, "cannot open /dev/%s: %s", d->name, strerror(-fd));
+		return fd;
 	}
 	r = sys_ioctl(fd, BLKROSET, &one);
 	if (r < 0) {

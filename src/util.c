@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "cocoinit/util.h"
@@ -152,4 +153,54 @@ int util_read_regular(int fd, size_t max, char **ret_buf, size_t *ret_len)
 	*ret_buf = buf;
 	buf = NULL;
 	return 0;
+}
+
+int util_parse_devnum(const char *s, dev_t *ret)
+{
+	char buf[32], *colon;
+	uint64_t maj, min;
+	size_t n = util_strlcpy(buf, s, sizeof(buf));
+
+	if (n >= sizeof(buf))
+		return -EINVAL;
+	while (n > 0 && buf[n - 1] == '\n')
+		buf[--n] = '\0';
+	colon = strchr(buf, ':');
+	if (!colon)
+		return -EINVAL;
+	*colon = '\0';
+	/* The kernel's dev_t: 12 bits of major, 20 of minor. */
+	if (util_parse_u64(buf, &maj) < 0 || util_parse_u64(colon + 1, &min) < 0 || maj > 0xfff || min > 0xfffff)
+		return -EINVAL;
+	*ret = makedev((unsigned)maj, (unsigned)min);
+	return 0;
+}
+
+int util_open_blockdev(int rootfd, const char *name, dev_t want, dev_t *ret_rdev)
+{
+	char path[280];
+	struct stat st;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "dev/%s", name) >= sizeof(path))
+		return -ENAMETOOLONG;
+	fd = openat(rootfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		int r = -errno;
+		close(fd);
+		return r;
+	}
+	if (!S_ISBLK(st.st_mode)) {
+		close(fd);
+		return -ENOTBLK;
+	}
+	if (st.st_rdev != want) {
+		close(fd);
+		if (ret_rdev)
+			*ret_rdev = st.st_rdev;
+		return -EXDEV;
+	}
+	return fd;
 }

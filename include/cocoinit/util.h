@@ -58,6 +58,17 @@ int util_parse_u64(const char *s, uint64_t *ret);
  * size), -EIO (it changed while it was read), -ENOMEM or read's -errno. */
 int util_read_regular(int fd, size_t max, char **ret_buf, size_t *ret_len);
 
+/* "MAJOR:MINOR" as sysfs prints a dev attribute (a trailing newline is
+ * allowed) -> dev_t. 0 or -EINVAL. */
+int util_parse_devnum(const char *s, dev_t *ret);
+
+/* Opens rootfd/dev/<name> read-only (O_NOFOLLOW, O_CLOEXEC) and checks that
+ * it is the block device want, the number sysfs gives: the device whose
+ * serial was checked, not whatever the path holds. Returns the fd, or open's
+ * -errno, -ENOTBLK (not a block device) or -EXDEV (another device; then
+ * *ret_rdev says which). */
+int util_open_blockdev(int rootfd, const char *name, dev_t want, dev_t *ret_rdev);
+
 /* The value of one hexadecimal digit (either case), or -1. */
 int util_hexval(int c);
 
