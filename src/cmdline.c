@@ -685,6 +685,15 @@ static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx
 		if ((r = ENUM(bool_words)) < 0)
 			return r;
 		c->modules_lockdown = r == 1;
+	} else if (cmdline_key_is(a, "cocoinit.rehearse")) {
+		const char *key = "cocoinit.rehearse";
+		if (!a->has_val) {
+			c->rehearse = true;
+			return 0;
+		}
+		if ((r = ENUM(bool_words)) < 0)
+			return r;
+		c->rehearse = r == 1;
 	} else if (cmdline_key_is(a, "cocoinit.extension_timeout_ms")) {
 		if ((r = cmdline_number(a, "cocoinit.extension_timeout_ms", 0, TIMEOUT_MS_MAX, &x, err, errsz)) < 0)
 			return r;
@@ -714,6 +723,7 @@ void cmdline_defaults(struct config *cfg)
 	cfg->log_level = LOG_LVL_INFO;
 	cfg->agent_oom_score_adj = CONFIG_DEFAULT_OOM_SCORE_ADJ;
 	cfg->agent_nofile = CONFIG_DEFAULT_NOFILE;
+	cfg->rehearse = true;
 	cfg->extension_timeout_ms = CONFIG_DEFAULT_EXTENSION_TIMEOUT_MS;
 }
 

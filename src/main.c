@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <sys/reboot.h>
 #include <sys/utsname.h>
@@ -29,6 +32,7 @@
 #include "cocoinit/log.h"
 #include "cocoinit/modules.h"
 #include "cocoinit/mounts.h"
+#include "cocoinit/rehearsal.h"
 #include "cocoinit/state.h"
 #include "cocoinit/sys.h"
 #include "cocoinit/tee.h"
@@ -260,6 +264,102 @@ static int boot_prefetch(int rootfd)
 	return r < 0 && r != -ENOBUFS ? r : 0;
 }
 
+/* What the rehearsal's child reports through its pipe. */
+struct boot_rehearsal_job {
+	int r;
+	uint64_t us; /* its own time, fork to answer */
+	char err[ERR_MAX];
+};
+static pid_t rehearsal_pid = -1;
+static int rehearsal_fd = -1;
+
+/* In the child: a mount namespace of its own with a tmpfs on run/cocoinit,
+ * so that nothing it mounts or writes is seen outside it, and it ends with
+ * the child. */
+static _Noreturn void boot_rehearsal_child(int wfd)
+{
+	static struct boot_rehearsal_job job;
+	uint64_t t = timing_now_us();
+	_cleanup_close_ int root = -1;
+
+	/* Nothing it does may reach kmsg: the rate limit's budget is PID 1's. */
+	log_set_level(-1);
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0) {
+		job.r = -errno;
+		snprintf(job.err, sizeof(job.err), "a mount namespace of its own: %s", strerror(errno));
+	} else if (mkdir("/run/cocoinit", 0755) < 0 && errno != EEXIST) {
+		job.r = -errno;
+		snprintf(job.err, sizeof(job.err), "mkdir /run/cocoinit: %s", strerror(errno));
+	} else if ((job.r = sys_mount("tmpfs", "/run/cocoinit", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+				      "mode=0700")) < 0) {
+		snprintf(job.err, sizeof(job.err), "a tmpfs on /run/cocoinit: %s", strerror(-job.r));
+	} else if ((root = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		/* "/" of this namespace: PID 1's rootfd would walk PID 1's mounts */
+		job.r = -errno;
+		snprintf(job.err, sizeof(job.err), "open /: %s", strerror(errno));
+	} else {
+		job.r = rehearsal_run(root, "/run/cocoinit/rehearsal", &cfg, &rehearsal_builtin, job.err,
+				      sizeof(job.err));
+	}
+	job.us = timing_now_us() - t;
+	_exit(util_write_all(wfd, &job, sizeof(job)) < 0 ? 1 : 0);
+}
+
+/* The rehearsal (rehearsal.h) in a child, while the modules load: only when
+ * there is a disk to consume and a wait to fill. */
+static void boot_rehearsal_start(void)
+{
+	int p[2];
+
+	if (!cfg.rehearse || cfg.initdata == INITDATA_OFF)
+		return;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return;
+	rehearsal_pid = fork();
+	if (rehearsal_pid == 0) {
+		close(p[0]);
+		boot_rehearsal_child(p[1]);
+	}
+	close(p[1]);
+	if (rehearsal_pid < 0) {
+		close(p[0]);
+		return;
+	}
+	rehearsal_fd = p[0];
+}
+
+/* Its answer (waiting for it when it has not come yet). A result that
+ * differs from the built-in one is fatal: the boot's own inflate, TOML
+ * reader or digests are broken. A step that could not run is not. */
+static void boot_rehearsal_end(void)
+{
+	static struct boot_rehearsal_job job;
+	uint64_t t = timing_now_us();
+	ssize_t got;
+
+	if (rehearsal_fd < 0)
+		return;
+	do
+		got = read(rehearsal_fd, &job, sizeof(job));
+	while (got < 0 && errno == EINTR);
+	close(rehearsal_fd);
+	rehearsal_fd = -1;
+	while (waitpid(rehearsal_pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	rehearsal_pid = -1;
+	timing_step("rehearsal.wait", t);
+	if (got != (ssize_t)sizeof(job)) {
+		log_debug("rehearsal: ended without an answer");
+		return;
+	}
+	job.err[sizeof(job.err) - 1] = '\0';
+	timing_step("rehearsal", timing_now_us() - job.us);
+	if (job.r == -EBADMSG)
+		boot_fail("rehearsal: %s", job.err);
+	else if (job.r < 0)
+		log_debug("rehearsal: %s", job.err[0] ? job.err : strerror(-job.r));
+}
+
 /* What the modules child reports through its pipe. */
 struct boot_modules_job {
 	int r;
@@ -293,13 +393,19 @@ static bool boot_modules_async(int rootfd, const char *release, const char (*mod
 		_exit(util_write_all(p[1], job, sizeof(*job)) < 0 ? 1 : 0);
 	}
 	close(p[1]);
-	struct pollfd pf[2] = { { .fd = p[0], .events = POLLIN }, { .fd = dopts.uevent_fd, .events = POLLIN } };
+	struct pollfd pf[3] = { { .fd = p[0], .events = POLLIN },
+				{ .fd = dopts.uevent_fd, .events = POLLIN },
+				{ .fd = rehearsal_fd, .events = POLLIN } };
 	for (;;) {
-		if (poll(pf, 2, -1) < 0 && errno != EINTR)
+		if (poll(pf, 3, -1) < 0 && errno != EINTR)
 			break; /* not expected; the read below waits for the child */
 		/* On an error the events stay queued: stop watching, not spin. */
 		if (pf[1].revents && boot_prefetch(rootfd) < 0)
 			pf[1].fd = -1;
+		if (pf[2].revents) {
+			boot_rehearsal_end();
+			pf[2].fd = -1;
+		}
 		if (pf[0].revents)
 			break;
 	}
@@ -338,6 +444,8 @@ static void boot_modules(int rootfd)
 		return;
 	}
 	job = (struct boot_modules_job){ .r = 0 };
+	if (dopts.uevent_fd >= 0)
+		boot_rehearsal_start();
 	if (dopts.uevent_fd >= 0 && boot_modules_async(rootfd, u.release, (const char(*)[64])mods, n, &job)) {
 		r = job.r;
 		log_debug("modules: %zu disk serials read while they loaded", dseen.n);
@@ -346,6 +454,7 @@ static void boot_modules(int rootfd)
 		if (dopts.uevent_fd >= 0)
 			(void)boot_prefetch(rootfd);
 	}
+	boot_rehearsal_end();
 	if (r < 0)
 		boot_fail("modules: %s", job.err[0] ? job.err : strerror(-r));
 }

@@ -83,6 +83,9 @@ struct config {
 	int agent_oom_score_adj;
 	uint64_t agent_nofile;
 	bool modules_lockdown;
+	/* Run the hand-off path once on a built-in document while the modules
+	 * load (src/rehearsal.c); cocoinit.rehearse=0 turns it off. */
+	bool rehearse;
 
 	/* printk.devkmsg=on (the kernel's own key): kmsg is not rate-limited. */
 	bool kmsg_unlimited;
