@@ -269,9 +269,17 @@ struct boot_rehearsal_job {
 	int r;
 	uint64_t us; /* its own time, fork to answer */
 	char err[ERR_MAX];
+	/* The TEE's launch value, read ahead: it does not depend on the disk,
+	 * and a report from the TEE's firmware is a round trip worth taking
+	 * while the modules load. tee_r is 0 when it was read. */
+	int tee_r;
+	struct tee_launch launch;
 };
 static pid_t rehearsal_pid = -1;
 static int rehearsal_fd = -1;
+/* The launch value the rehearsal's child read (tee_early_ok), for the bind. */
+static struct tee_launch tee_early;
+static bool tee_early_ok;
 
 /* In the child: a mount namespace of its own with a tmpfs on run/cocoinit,
  * so that nothing it mounts or writes is seen outside it, and it ends with
@@ -300,6 +308,11 @@ static _Noreturn void boot_rehearsal_child(int wfd)
 	} else {
 		job.r = rehearsal_run(root, "/run/cocoinit/rehearsal", &cfg, &rehearsal_builtin, job.err,
 				      sizeof(job.err));
+	}
+	job.tee_r = -ENODEV;
+	if (cfg.bind != BIND_OFF && root >= 0) {
+		char terr[ERR_MAX];
+		job.tee_r = tee_read_launch(root, &job.launch, terr, sizeof(terr));
 	}
 	job.us = timing_now_us() - t;
 	_exit(util_write_all(wfd, &job, sizeof(job)) < 0 ? 1 : 0);
@@ -354,6 +367,11 @@ static void boot_rehearsal_end(void)
 	}
 	job.err[sizeof(job.err) - 1] = '\0';
 	timing_step("rehearsal", timing_now_us() - job.us);
+	/* A device its module has not brought yet, or an error: asked again at the bind. */
+	if (job.tee_r == 0) {
+		tee_early = job.launch;
+		tee_early_ok = true;
+	}
 	if (job.r == -EBADMSG)
 		boot_fail("rehearsal: %s", job.err);
 	else if (job.r < 0)
@@ -662,7 +680,12 @@ static const char *boot_bind(int rootfd, const struct initdata_doc *doc, const c
 
 	if (cfg.bind == BIND_OFF)
 		return "off";
-	r = tee_bind(rootfd, doc->digest, doc->digest_len, &l, err, sizeof(err));
+	if (tee_early_ok) {
+		l = tee_early;
+		r = tee_bind_launch(&l, doc->digest, doc->digest_len, err, sizeof(err));
+	} else {
+		r = tee_bind(rootfd, doc->digest, doc->digest_len, &l, err, sizeof(err));
+	}
 	/* No line of its own: the digest line's bound=none says it (kmsg's
 	 * rate limit leaves room for few lines). */
 	if (r == -ENODEV && cfg.bind == BIND_AUTO)

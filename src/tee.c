@@ -236,22 +236,34 @@ const char *tee_field_name(enum tee_platform p)
 	return p == TEE_SNP ? "HOST_DATA" : p == TEE_TDX ? "MRCONFIGID" : "-";
 }
 
-int tee_bind(int rootfd, const uint8_t *digest, size_t digest_len, struct tee_launch *ret, char *err, size_t errsz)
+int tee_bind_launch(const struct tee_launch *l, const uint8_t *digest, size_t digest_len, char *err, size_t errsz)
 {
 	char got[2 * TEE_LAUNCH_MAX + 1], want[2 * TEE_LAUNCH_MAX + 1];
 	uint8_t adj[TEE_LAUNCH_MAX];
+
+	if (tee_check(l, digest, digest_len) == 0)
+		return 0;
+	if (l->len == 0 || l->len > TEE_LAUNCH_MAX) {
+		util_seterr(err, errsz, "%s: a launch value of %zu bytes", tee_platform_name(l->platform), l->len);
+		return -EINVAL;
+	}
+	digest_adjust(digest, digest_len, adj, l->len);
+	util_seterr(err, errsz, "%s %s=%s, the digest adjusted to %zu bytes is %s", tee_platform_name(l->platform),
+		    tee_field_name(l->platform), digest_hex(got, l->value, l->len), l->len, digest_hex(want, adj, l->len));
+	return -EPERM;
+}
+
+int tee_bind(int rootfd, const uint8_t *digest, size_t digest_len, struct tee_launch *ret, char *err, size_t errsz)
+{
 	struct tee_launch l;
 	int r;
 
 	r = tee_read_launch(rootfd, &l, err, errsz);
 	if (r < 0)
 		return r;
-	if (tee_check(&l, digest, digest_len) < 0) {
-		digest_adjust(digest, digest_len, adj, l.len);
-		util_seterr(err, errsz, "%s %s=%s, the digest adjusted to %zu bytes is %s", tee_platform_name(l.platform),
-			    tee_field_name(l.platform), digest_hex(got, l.value, l.len), l.len, digest_hex(want, adj, l.len));
-		return -EPERM;
-	}
+	r = tee_bind_launch(&l, digest, digest_len, err, errsz);
+	if (r < 0)
+		return r;
 	*ret = l;
 	return 0;
 }

@@ -45,6 +45,10 @@ int tee_read_launch(int rootfd, struct tee_launch *ret, char *err, size_t errsz)
  * 32 bytes is <hex>"); another -errno when the value can't be read. */
 int tee_bind(int rootfd, const uint8_t *digest, size_t digest_len, struct tee_launch *ret, char *err, size_t errsz);
 
+/* tee_bind() with a launch value read before (tee_read_launch()): 0 when
+ * it matches the digest, -EPERM with both values in err when not. */
+int tee_bind_launch(const struct tee_launch *l, const uint8_t *digest, size_t digest_len, char *err, size_t errsz);
+
 /* "HOST_DATA", "MRCONFIGID" or "-". */
 const char *tee_field_name(enum tee_platform p);
 

@@ -358,6 +358,32 @@ static void test_bind(void **state)
 	assert_string_equal(tee_field_name(TEE_TDX), "MRCONFIGID");
 }
 
+/* The launch value read ahead (the rehearsal's child reads it while the
+ * modules load), bound later: the same answers as tee_bind() reading it then. */
+static void test_bind_launch_read_ahead(void **state)
+{
+	struct tee_launch l = { .platform = TEE_NONE }, none = { .platform = TEE_NONE };
+	uint8_t d[DIGEST_MAX];
+	char err[512] = "", err2[512] = "";
+
+	digest_buf(DIGEST_SHA384, DOC, strlen(DOC), d);
+	touch("dev/sev-guest", "", 0);
+	dev.fail = 0;
+	memcpy(dev.snp, milan, sizeof(milan));
+	memcpy(dev.snp + TEE_SNP_HOST_DATA, d, 32);
+	assert_int_equal(tee_read_launch(rootfd, &l, err, sizeof(err)), 0);
+	assert_int_equal(tee_bind_launch(&l, d, 48, err, sizeof(err)), 0);
+	/* another document: refused with both values, as tee_bind() says it */
+	digest_buf(DIGEST_SHA384, "other", 5, d);
+	assert_int_equal(tee_bind_launch(&l, d, 48, err, sizeof(err)), -EPERM);
+	assert_int_equal(tee_bind(rootfd, d, 48, &l, err2, sizeof(err2)), -EPERM);
+	assert_string_equal(err, err2);
+	assert_non_null(strstr(err, "snp HOST_DATA="));
+	/* a launch value of no length is no binding */
+	assert_int_equal(tee_bind_launch(&none, d, 48, err, sizeof(err)), -EINVAL);
+	assert_int_equal(unlinkat(rootfd, "dev/sev-guest", 0), 0);
+}
+
 static void test_check_lengths(void **state)
 {
 	struct tee_launch none = { .platform = TEE_NONE, .len = 0 };
@@ -380,6 +406,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tdx_binding, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_tsm_snp, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_bind, per_test, per_test_end),
+		cmocka_unit_test_setup_teardown(test_bind_launch_read_ahead, per_test, per_test_end),
 		cmocka_unit_test_setup_teardown(test_check_lengths, per_test, per_test_end),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
