@@ -932,6 +932,9 @@ static _Noreturn void boot(void)
 		boot_fail("cmdline: %s", err[0] ? err : strerror(-r));
 	timing_step("cmdline", t1);
 
+	/* What the agent will run with depends on nothing found later. */
+	boot_agent_limits(rootfd);
+
 	t = timing_now_us();
 	boot_discover_prepare(rootfd);
 	t1 = timing_now_us();
@@ -961,7 +964,6 @@ static _Noreturn void boot(void)
 	boot_extensions(rootfd);
 	st.t_extensions = timing_now_us() - t;
 
-	boot_agent_limits(rootfd);
 	/* The last step before the hand-off: every module (extensions' too) is loaded by now. */
 	if (cfg.modules_lockdown) {
 		r = modules_lockdown(rootfd);
