@@ -486,6 +486,12 @@ static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, str
 
 	if (sysfd < 0)
 		return sysfd;
+	if (opts->seen && opts->seen->complete) {
+		/* Every disk is in seen, its serial with it: nothing to list. */
+		for (size_t i = 0; i < opts->seen->n && i < DISCOVER_SEEN_MAX; i++)
+			discover_tally_check(sysfd, opts->seen->e[i].name, opts, DISCOVER_SYSFS, result, &t);
+		return discover_tally_end(&t, DISCOVER_SYSFS, result);
+	}
 	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
 	if (dfd < 0)
 		return -errno;
@@ -839,21 +845,29 @@ int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
 	struct uevent ev;
 	int n = 0, r;
 
-	if (!seen || fd < 0)
+	if (!seen)
 		return -EINVAL;
+	if (fd < 0) {
+		seen->complete = false;
+		return -EINVAL;
+	}
 	sysfd = discover_open_sysfs(rootfd);
-	if (sysfd < 0)
+	if (sysfd < 0) {
+		seen->complete = false;
 		return sysfd;
+	}
 	/* Bounded: a host that sends events without pause must not keep PID 1
 	 * here; what is left stays queued for the next call or the wait. */
 	for (unsigned msgs = 0; msgs < UEVENT_LATE_MAX; msgs++) {
 		r = uevent_receive(fd, buf, sizeof(buf), &ev);
 		if (r == -EAGAIN)
-			break;
+			return n; /* all read */
 		if (r == -EBADMSG)
 			continue;
-		if (r < 0)
+		if (r < 0) {
+			seen->complete = false; /* -ENOBUFS: events were lost */
 			return r;
+		}
 		if (!uevent_devname_ok(ev.devname) || !discover_name_valid(ev.devname))
 			continue;
 		int i = discover_seen_find(seen, ev.devname);
@@ -862,17 +876,80 @@ int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
 			seen->e[i] = seen->e[--seen->n];
 			continue;
 		}
-		if (i >= 0 || !uevent_is_new_disk(&ev) || seen->n >= DISCOVER_SEEN_MAX)
+		if (i >= 0 || !uevent_is_new_disk(&ev))
 			continue;
+		if (seen->n >= DISCOVER_SEEN_MAX) {
+			seen->complete = false;
+			continue;
+		}
 		size_t k = seen->n;
 		/* Not there yet (kernels before 4.20) or unreadable: the scan asks again. */
-		if (serial_read(sysfd, ev.devname, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind) < 0)
+		if (serial_read(sysfd, ev.devname, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind) < 0) {
+			seen->complete = false;
 			continue;
+		}
 		util_strlcpy(seen->e[k].name, ev.devname, DISCOVER_NAME_MAX);
 		seen->n++;
 		n++;
 	}
+	/* The bound reached: what is still queued is not in the set. */
+	seen->complete = false;
 	return n;
+}
+
+static bool discover_has_device(int sysfd, const char *name)
+{
+	char path[NAME_MAX + 16];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/device", name);
+	return fstatat(sysfd, path, &st, AT_SYMLINK_NOFOLLOW) == 0;
+}
+
+int discover_seen_scan(int rootfd, struct discover_seen *seen)
+{
+	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
+	_cleanup_close_ int dfd = -1;
+	bool complete = true;
+	struct dirent *de;
+	DIR *d;
+
+	if (!seen)
+		return -EINVAL;
+	seen->complete = false;
+	if (sysfd < 0)
+		return sysfd;
+	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	if (dfd < 0)
+		return -errno;
+	d = fdopendir(dfd);
+	if (!d)
+		return -errno;
+	dfd = -1;
+	while ((de = readdir(d))) {
+		if (de->d_name[0] == '.' || !discover_name_valid(de->d_name) || discover_seen_find(seen, de->d_name) >= 0)
+			continue;
+		if (seen->n >= DISCOVER_SEEN_MAX) {
+			complete = false;
+			break;
+		}
+		size_t k = seen->n;
+		int r = serial_read(sysfd, de->d_name, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind);
+		/* A partition, or a disk with no device behind it (loop, ram, dm):
+		 * no serial of its own, never a match. A device's disk without one
+		 * may be an older kernel's, whose attribute comes later. */
+		if (r == -ENOENT && (discover_is_partition(sysfd, de->d_name) || !discover_has_device(sysfd, de->d_name)))
+			continue;
+		if (r < 0) {
+			complete = false;
+			continue;
+		}
+		util_strlcpy(seen->e[k].name, de->d_name, DISCOVER_NAME_MAX);
+		seen->n++;
+	}
+	closedir(d);
+	seen->complete = complete;
+	return 0;
 }
 
 /* Opens (creating when missing) the directory `name` below dirfd, never

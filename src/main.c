@@ -559,6 +559,13 @@ static void boot_discover_prepare(int rootfd)
 		if (r < 0)
 			log_warn("initdata: uevent socket: %s; not waiting for new disks", strerror(-r));
 		timing_step("modules.uevent", ts);
+		/* The disks already there, listed once now that any later one is
+		 * announced: after the modules load the scan lists nothing. */
+		if (r == 0 && opts.uevent_fd >= 0) {
+			ts = timing_now_us();
+			(void)discover_seen_scan(rootfd, &dseen);
+			timing_step("modules.seen_scan", ts);
+		}
 	}
 	dopts = opts;
 }
@@ -579,6 +586,10 @@ static void boot_discover(int rootfd, struct discover_result *res)
 		return;
 	uint64_t ts = timing_now_us();
 	if (cfg.n_extensions == 0) {
+		/* A disk announced since the modules loaded (a driver probing in the
+		 * background): in the set before the scan takes it as complete. */
+		if (dseen.complete && opts.uevent_fd >= 0 && boot_prefetch(rootfd) < 0)
+			dseen.complete = false;
 		r = discover_run(rootfd, &opts, res);
 		timing_step("discover.run", ts);
 		discover_waiter_close(&opts);

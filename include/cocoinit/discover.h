@@ -36,6 +36,12 @@ struct udev_waiter;
 #define DISCOVER_SEEN_MAX 64
 struct discover_seen {
 	size_t n;
+	/* Every disk there is has an entry: discover_seen_scan() listed the
+	 * disks after the uevent socket was bound, and discover_prefetch() read
+	 * every disk announced since. The sysfs step then takes the disks from
+	 * here and lists nothing. Any doubt (an event lost, a serial not read,
+	 * no room) clears it, and the step lists sys/class/block as always. */
+	bool complete;
 	struct {
 		char name[DISCOVER_NAME_MAX];
 		char serial[SERIAL_MAX + 1];
@@ -171,6 +177,11 @@ int discover_format_matches(const struct discover_result *result, char *buf, siz
  * socket failed; -ENOBUFS: events were lost, the scan reads those disks).
  * At most UEVENT_LATE_MAX messages are taken per call. */
 int discover_prefetch(int rootfd, int fd, struct discover_seen *seen);
+/* Lists rootfd/sys/class/block once and reads the serial of every disk not
+ * in seen yet; seen->complete is set unless a serial could not be read or
+ * there was no room. Called with the uevent socket already bound, so that a
+ * disk added after the listing is announced on it. 0 or -errno. */
+int discover_seen_scan(int rootfd, struct discover_seen *seen);
 /* The entry of seen for name, or -1. */
 int discover_seen_find(const struct discover_seen *seen, const char *name);
 

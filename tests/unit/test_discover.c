@@ -1294,6 +1294,68 @@ static void test_seen_ambiguous(void **state)
 	fx_done(&f);
 }
 
+/* The disks there before the modules load, listed once (discover_seen_scan):
+ * partitions and device-less disks (loop) are not entries; a complete set
+ * answers the sysfs step alone, so a disk that is not in it is not seen,
+ * and the step lists sys/class/block again once the set is in doubt. */
+static void test_seen_scan_complete(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb serial=vol-b\n"
+				       "part vdb1 of=vdb\n"
+				       "dir sys/devices/virtual/block/loop0\n"
+				       "link sys/class/block/loop0 ../../devices/virtual/block/loop0\n"
+				       "disk vdc serial=initdata\n");
+	static struct discover_seen seen;
+	struct discover_opts o = OPTS("initdata", DISCOVER_SYSFS, NULL);
+	struct discover_result res;
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(discover_seen_scan(f.rootfd, &seen), 0);
+	assert_true(seen.complete);
+	assert_int_equal(seen.n, 2);
+	assert_true(discover_seen_find(&seen, "vdb") >= 0);
+	assert_true(discover_seen_find(&seen, "vdc") >= 0);
+	o.seen = &seen;
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
+	assert_int_equal(res.examined, 2);
+
+	/* a disk the set does not hold: a complete set is trusted, nothing is listed */
+	assert_int_equal(tree_apply(f.root, "disk vdd serial=initdata\n"), 0);
+	assert_found(&f, &o, &res, "/dev/vdc", DISCOVER_SYSFS);
+	/* in doubt, the step lists the disks and sees both */
+	seen.complete = false;
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	assert_int_equal(res.n_matches, 2);
+	/* scanned again: vdd joins the set, which is ambiguous by itself */
+	assert_int_equal(discover_seen_scan(f.rootfd, &seen), 0);
+	assert_true(seen.complete);
+	assert_int_equal(discover_run(f.rootfd, &o, &res), -ENOTUNIQ);
+	fx_done(&f);
+}
+
+/* A device's disk without a serial (an older kernel adds the attribute after
+ * the disk) leaves the set incomplete: the scan reads it later. */
+static void test_seen_scan_doubt(void **state)
+{
+	struct fixture f = fx_manifest("disk vdb\n"
+				       "disk vdc serial=initdata\n");
+	static struct discover_seen seen;
+
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(discover_seen_scan(f.rootfd, &seen), 0);
+	assert_false(seen.complete);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(discover_seen_scan(-1, &seen), -EBADF);
+	assert_false(seen.complete);
+	assert_int_equal(discover_seen_scan(f.rootfd, NULL), -EINVAL);
+	/* no room for every disk: not complete either */
+	memset(&seen, 0, sizeof(seen));
+	seen.n = DISCOVER_SEEN_MAX;
+	assert_int_equal(discover_seen_scan(f.rootfd, &seen), 0);
+	assert_false(seen.complete);
+	fx_done(&f);
+}
+
 /* The scan of several targets (initdata and extensions) takes the answers
  * too: the extension disk whose serial file is gone is found from them. */
 static void test_seen_answers_set_scan(void **state)
@@ -1390,9 +1452,46 @@ static void test_prefetch_no_sysfs(void **state)
 		return;
 	}
 	memset(&seen, 0, sizeof(seen));
+	seen.complete = true;
 	assert_int_equal(discover_prefetch(f.rootfd, fd, &seen), -ENOENT);
 	assert_int_equal(seen.n, 0);
+	/* what it could not read leaves the set in doubt */
+	assert_false(seen.complete);
+	seen.complete = true;
+	assert_int_equal(discover_prefetch(f.rootfd, -1, &seen), -EINVAL);
+	assert_false(seen.complete);
 	close(fd);
+	fx_done(&f);
+}
+
+/* Events lost from the queue (-ENOBUFS) take the set's completeness: the
+ * disks announced in them were never read. */
+static void test_prefetch_overrun_doubt(void **state)
+{
+	struct fixture f = fx_manifest("disk vdz serial=initdata\n");
+	static struct discover_seen seen;
+	const char *disk = real_disk();
+	int one = 1, r = 0;
+
+	if (!disk) {
+		fx_done(&f);
+		skip();
+		return;
+	}
+	for (int round = 0; round < 5 && r != -ENOBUFS; round++) {
+		int fd = uevent_open();
+		assert_true(fd >= 0);
+		assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &one, sizeof(one)), 0);
+		for (int i = 0; i < 200; i++)
+			assert_int_equal(replay_add(disk), 0);
+		memset(&seen, 0, sizeof(seen));
+		seen.complete = true;
+		while ((r = discover_prefetch(f.rootfd, fd, &seen)) > 0)
+			;
+		close(fd);
+	}
+	assert_int_equal(r, -ENOBUFS);
+	assert_false(seen.complete);
 	fx_done(&f);
 }
 
@@ -1444,9 +1543,12 @@ int main(void)
 		cmocka_unit_test(test_all_byid_not_read_again),
 		cmocka_unit_test(test_seen_answers_scan),
 		cmocka_unit_test(test_seen_ambiguous),
+		cmocka_unit_test(test_seen_scan_complete),
+		cmocka_unit_test(test_seen_scan_doubt),
 		cmocka_unit_test(test_seen_answers_set_scan),
 		cmocka_unit_test(test_prefetch_real_kernel_event),
 		cmocka_unit_test(test_prefetch_no_sysfs),
+		cmocka_unit_test(test_prefetch_overrun_doubt),
 		cmocka_unit_test(test_all_refusals),
 		cmocka_unit_test(test_all_late_extension),
 		cmocka_unit_test(test_format_matches),
