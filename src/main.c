@@ -49,7 +49,7 @@ static struct state st;
 static struct vsock_listener listeners[CONFIG_MAX_LISTENERS + 1];
 static size_t n_listeners;
 static struct handoff_limits limits;
-static bool limits_planned;
+static bool limits_planned, limits_applied;
 /* Extensions: the disks found with initdata's scan (t[0] is initdata when
  * it was looked for), the uevent socket kept open for their partitions. */
 static struct discover_set disks;
@@ -64,6 +64,7 @@ static struct discover_seen dseen;
 /* The disk whose serial matched while the modules loaded, held open with
  * its first 4 KiB asked for, so that the consumer's first read finds them. */
 static int readahead_fd = -1;
+static char readahead_name[DISCOVER_NAME_MAX];
 /* initdata.toml's bytes as consume wrote them, for the document step. */
 static uint8_t *initdata_toml;
 static size_t initdata_toml_size;
@@ -211,6 +212,17 @@ static void boot_agent_limits(int rootfd)
 			 (unsigned long long)cfg.agent_nofile, (unsigned long long)limits.nofile);
 	st.agent_nofile = limits.nofile;
 	limits_planned = true;
+	/* exec: the agent is this process, so they are applied now, off the
+	 * path from the disk to the agent; supervise applies them to the child. */
+	if (cfg.agent_mode == AGENT_EXEC) {
+		r = handoff_limits_apply(&limits);
+		if (r < 0) {
+			boot_fail("handoff: setting oom_score_adj=%s and RLIMIT_NOFILE=%llu: %s", limits.oom_score_adj,
+				  (unsigned long long)limits.nofile, strerror(-r));
+			return;
+		}
+		limits_applied = true;
+	}
 }
 
 /* cocoinit.modules, plus what the extensions the command line names need
@@ -232,10 +244,12 @@ static size_t boot_module_list(char (*out)[64], size_t max)
 	return n;
 }
 
-/* Opens the matching disk read ahead (the first 4 KiB asked for) once. */
+/* Opens the matching disk once, checked as consume opens it (the device
+ * sysfs names), with its first 4 KiB asked for: consume takes this fd when
+ * discovery settles on the same disk. */
 static void boot_read_ahead(int rootfd)
 {
-	char dev[DISCOVER_NAME_MAX + 8];
+	char err[ERR_MAX];
 
 	if (readahead_fd >= 0 || !dopts.serial)
 		return;
@@ -243,10 +257,11 @@ static void boot_read_ahead(int rootfd)
 		if (!serial_matches(dopts.serial, dopts.serial_len, dseen.e[i].serial, dseen.e[i].len,
 				    dseen.e[i].kind))
 			continue;
-		snprintf(dev, sizeof(dev), "dev/%s", dseen.e[i].name);
-		readahead_fd = openat(rootfd, dev, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK);
-		if (readahead_fd >= 0)
-			(void)posix_fadvise(readahead_fd, 0, 4096, POSIX_FADV_WILLNEED);
+		readahead_fd = consume_open(rootfd, dseen.e[i].name, err, sizeof(err));
+		if (readahead_fd < 0)
+			return; /* consume opens it again and says why */
+		util_strlcpy(readahead_name, dseen.e[i].name, sizeof(readahead_name));
+		(void)posix_fadvise(readahead_fd, 0, 4096, POSIX_FADV_WILLNEED);
 		return;
 	}
 }
@@ -666,8 +681,14 @@ static void boot_consume(int rootfd, const struct discover_result *res)
 	if (!st.found)
 		return;
 	log_escape(dev, sizeof(dev), res->devnode, strnlen(res->devnode, sizeof(res->devnode)));
-	/* The device whose serial was checked, by number, not whatever /dev/<name> holds. */
-	fd = consume_open(rootfd, res->name, err, sizeof(err));
+	/* The device whose serial was checked, by number, not whatever
+	 * /dev/<name> holds: opened so when its serial matched, or now. */
+	if (readahead_fd >= 0 && strcmp(readahead_name, res->name) == 0) {
+		fd = readahead_fd;
+		readahead_fd = -1;
+	} else {
+		fd = consume_open(rootfd, res->name, err, sizeof(err));
+	}
 	if (fd < 0) {
 		boot_fail("initdata: %s: %s", dev, err[0] ? err : strerror(-fd));
 		return;
@@ -896,9 +917,11 @@ static void boot_handoff(void)
 		boot_halt();
 	}
 	log_msg(LOG_LVL_INFO | LOG_TAIL, "handoff: exec %s listen_fds=%zu", esc, n_listeners);
-	/* Applied here, not inside handoff_exec(), so that a failure is named as such. */
+	/* Applied before the modules loaded (boot_agent_limits()), or here when
+	 * that failed and on_error=continue; not inside handoff_exec(), so that
+	 * a failure is named as such. */
 	env.limits = NULL;
-	if (limits_planned && (r = handoff_limits_apply(&limits)) < 0) {
+	if (limits_planned && !limits_applied && (r = handoff_limits_apply(&limits)) < 0) {
 		log_fatal("handoff: setting oom_score_adj=%s and RLIMIT_NOFILE=%llu: %s", limits.oom_score_adj,
 			  (unsigned long long)limits.nofile, strerror(-r));
 		boot_halt();
