@@ -64,3 +64,36 @@ def scenario_initdata_not_last(t):
     expect_console(b, r"cocoinit: initdata: ambiguous serial=initdata devices=/dev/vda,/dev/vdh$")
     expect_powered_off_by_cocoinit(b)
     expect(not b.agent_ran(), "the agent ran with two initdata disks")
+
+
+def scenario_rehearsal_leaves_nothing(t):
+    """The rehearsal runs while the modules load (its sub-steps in timing_us,
+    its CPU time no more than its wall time) and leaves nothing the agent can
+    see: no mount of its own, nothing in /run/cocoinit but state.json and
+    what consume makes, the agent's state.json the real one (the initdata
+    disk's digest, not the built-in document's). cocoinit.rehearse=0 runs
+    none, and the boot hands off the same document."""
+    for s in ("vol-a", "initdata"):
+        t.disk(s, kata_raw(TOML) if s == "initdata" else b"")
+    want = "sha256:" + hashlib.sha256(TOML).hexdigest()
+    seen = {}
+    for rehearse in ("1", "0"):
+        b = t.boot(["cocoinit.initdata=required", "cocoinit.modules=" + DEFAULT_MODULES,
+                    "cocoinit.rehearse=" + rehearse], agent_conf="dir=/run/cocoinit\n")
+        expect(b.agent_ran(), f"rehearse={rehearse}: the agent did not run")
+        st = b.state()
+        tu = st["timing_us"]
+        expect(st["initdata"]["digest"] == want, f"rehearse={rehearse}: digest {st['initdata']['digest']}")
+        expect_console(b, r"cocoinit: initdata: digest " + re.escape(want) + " bound=none")
+        targets = [l.split()[1] for l in b.lines("mount ")]
+        expect(not any("rehearsal" in m for m in targets), f"a rehearsal mount is visible: {targets}")
+        expect(targets.count("/run/cocoinit") == 0, f"a mount on /run/cocoinit: {targets}")
+        entries = sorted(b.lines("dirent /run/cocoinit "))
+        expect(entries == ["state.json"], f"rehearse={rehearse}: /run/cocoinit holds {entries}")
+        seen[rehearse] = tu
+    on, off = seen["1"], seen["0"]
+    for k in ("rehearsal", "rehearsal.cpu", "rehearsal.wait"):
+        expect(k in on, f"rehearse=1: no {k} in {list(on)}")
+        expect(k not in off, f"rehearse=0: {k} in {list(off)}")
+    expect(0 < on["rehearsal.cpu"] <= on["rehearsal"], f"cpu {on['rehearsal.cpu']} wall {on['rehearsal']}")
+    expect(on["rehearsal"] <= on["modules"], f"the rehearsal outlasted the modules step: {on}")
