@@ -12,9 +12,11 @@
 #include "cocoinit/consume.h"
 #include "cocoinit/digest.h"
 #include "cocoinit/discover.h"
+#include "cocoinit/handoff.h"
 #include "cocoinit/initdata_doc.h"
 #include "cocoinit/rehearsal.h"
 #include "cocoinit/state.h"
+#include "cocoinit/uevent.h"
 #include "cocoinit/util.h"
 #include "rehearsal_data.h"
 
@@ -148,6 +150,21 @@ int rehearsal_run(int state_rootfd, const char *dir, const struct config *cfg, c
 	if (r < 0) {
 		util_seterr(err, errsz, "the by-id link: %s", strerror(-r));
 		goto out;
+	}
+
+	/* discovery's uevent socket, opened and closed as the boot closes it
+	 * once the disk is found */
+	int ufd = uevent_open();
+	if (ufd >= 0)
+		close(ufd);
+
+	/* the agent's environment from these results, as the hand-off builds it */
+	{
+		static char store[HANDOFF_STORE_SIZE];
+		char *envp[HANDOFF_ENV_MAX];
+		struct handoff_env e = { .device = "/dev/rehearsal", .dir = idir, .format = cres.format,
+					 .method = "sysfs", .digest = digest, .extensions = "" };
+		(void)handoff_build_env(envp, HANDOFF_ENV_MAX, store, sizeof(store), &e, NULL, 0, 1);
 	}
 
 	/* state.json from these results */
