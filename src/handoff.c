@@ -280,7 +280,11 @@ void handoff_reset_signals(void)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_DFL;
-	for (int sig = 1; sig < NSIG; sig++) {
+	/* execve() resets every handler; only an ignored signal survives it.
+	 * Started by the kernel (no parent), every disposition is default and
+	 * cocoinit sets none: only the mask is left to empty. Anywhere else
+	 * (COCOINIT_PID1, a forked child) each signal is reset, 62 calls. */
+	for (int sig = 1; getppid() != 0 && sig < NSIG; sig++) {
 		if (sig == SIGKILL || sig == SIGSTOP)
 			continue;
 		/* glibc refuses its internal signals with EINVAL: nothing to reset there. */
