@@ -301,6 +301,20 @@ def find_kernel():
     return None, None
 
 
+def no_host_thp():
+    """For the QEMU of a benchmark boot (subprocess preexec_fn): no transparent
+    huge pages for this process and what it execs (prctl PR_SET_THP_DISABLE).
+    QEMU asks for them on guest RAM and on TCG's code buffer; where the host
+    grants them on first touch (enabled=madvise, defrag=madvise), a first
+    touch of a new 2 MiB of that buffer stalled the guest for about 5 ms in
+    the middle of whatever ran, so an init that runs more new code met it
+    more often (docs/performance.md, "Host huge pages"). The guest sees
+    the same machine either way."""
+    import ctypes
+    PR_SET_THP_DISABLE = 41
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0)
+
+
 class boot_slot:
     """At most n boots at once across all test processes (flock'd slot files)."""
 
