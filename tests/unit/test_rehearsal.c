@@ -1,24 +1,23 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The rehearsal (src/rehearsal.c), run for real in a child with a mount
- * namespace and a tmpfs of its own: the built-in image passes; the files,
- * the by-id link and state.json it leaves are what the boot would leave,
- * with the digest coreutils' sha384sum gives for the extracted document; and
- * every way its results can differ from the expected ones (a digest, a
- * corrupted image, a document of another size) is -EBADMSG with the reason
- * named. */
+/* The rehearsal (src/rehearsal.c) in a temporary tree: the built-in image
+ * passes; the files, the by-id link and state.json it leaves are what the
+ * boot would leave, with the digest coreutils' sha384sum gives for the
+ * extracted document; and every way its results can differ from the
+ * expected ones (a digest, a corrupted image, a document of another size)
+ * is -EBADMSG with the reason named. The tmpfs consume mounts is recorded,
+ * not made (-Wl,--wrap=sys_mount): the boot gives the rehearsal a mount
+ * namespace of its own, which a chroot cannot always give a test; the boot
+ * scenario rehearsal_leaves_nothing runs that part for real. */
 #include <errno.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,8 +25,9 @@
 #include "cocoinit/cmdline.h"
 #include "cocoinit/rehearsal.h"
 #include "cocoinit/util.h"
+#include "tree.h"
 
-/* What a child saw: rehearsal_run()'s result and reason, and what it left. */
+/* What rehearsal_run() returned and left behind. */
 struct outcome {
 	int r;
 	char err[256];
@@ -36,7 +36,34 @@ struct outcome {
 	char link[128];        /* <dir>/dev/disk/by-id/virtio-rehearsal */
 	char aa_head[32];
 	int files;             /* of aa.toml, cdh.toml, policy.rego, mode 0400 */
+	int tmpfs_mounts;      /* tmpfs mounts asked for on <dir>/initdata */
 };
+
+static struct {
+	char dir[256];
+	int tmpfs_mounts, other_mounts;
+} fake;
+
+int __wrap_sys_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+		     const void *data);
+int __wrap_sys_mount(const char *source, const char *target, const char *fstype, unsigned long flags,
+		     const void *data)
+{
+	char want[300];
+
+	snprintf(want, sizeof(want), "%s/initdata", fake.dir);
+	if (fstype && strcmp(fstype, "tmpfs") == 0 && strcmp(target, want) == 0 && (flags & MS_NOEXEC))
+		fake.tmpfs_mounts++;
+	else
+		fake.other_mounts++;
+	return 0;
+}
+
+int __wrap_sys_umount(const char *target);
+int __wrap_sys_umount(const char *target)
+{
+	return 0;
+}
 
 static void read_small(const char *path, char *buf, size_t size)
 {
@@ -48,61 +75,53 @@ static void read_small(const char *path, char *buf, size_t size)
 		close(fd);
 }
 
-/* Runs the rehearsal of in in a child, in a private mount namespace on a
- * tmpfs, and collects what it left behind. */
+/* Runs the rehearsal of in below a fresh temporary tree and collects what
+ * it left behind. */
 static void rehearse(const struct rehearsal_input *in, struct outcome *o)
 {
-	struct outcome *shared = mmap(NULL, sizeof(*o), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	int status;
-	pid_t pid;
+	char *top = tree_new();
+	char dir[256], path[512], cmd[600];
+	struct config cfg;
+	struct stat st;
+	int rootfd;
+	FILE *p;
 
-	assert_true(shared != MAP_FAILED);
-	memset(shared, 0, sizeof(*shared));
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		char top[] = "/tmp/cocoinit-rehearsal-XXXXXX", dir[128], path[256], cmd[512];
-		struct config cfg;
-		struct stat st;
-		int rootfd;
-		FILE *p;
-
-		if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
-		    !mkdtemp(top) || mount("tmpfs", top, "tmpfs", 0, "mode=0755") < 0)
-			_exit(90);
-		snprintf(dir, sizeof(dir), "%s/r", top);
-		snprintf(path, sizeof(path), "%s/run", top);
-		if (mkdir(dir, 0755) < 0 || mkdir(path, 0755) < 0 || mkdir(strcat(path, "/cocoinit"), 0755) < 0)
-			_exit(91);
-		rootfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-		cmdline_defaults(&cfg);
-		shared->r = rehearsal_run(rootfd, dir, &cfg, in, shared->err, sizeof(shared->err));
-		snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", top);
-		read_small(path, shared->state, sizeof(shared->state));
-		snprintf(cmd, sizeof(cmd), "sha384sum %s/initdata/initdata.toml 2>/dev/null", dir);
-		p = popen(cmd, "r");
-		if (p) {
-			if (!fgets(shared->digest_file, sizeof(shared->digest_file), p))
-				shared->digest_file[0] = '\0';
-			pclose(p);
-		}
-		snprintf(path, sizeof(path), "%s/dev/disk/by-id/virtio-rehearsal", dir);
-		ssize_t n = readlink(path, shared->link, sizeof(shared->link) - 1);
-		shared->link[n > 0 ? n : 0] = '\0';
-		snprintf(path, sizeof(path), "%s/initdata/aa.toml", dir);
-		read_small(path, shared->aa_head, sizeof(shared->aa_head));
-		for (const char *const *f = (const char *const[]){ "aa.toml", "cdh.toml", "policy.rego", NULL }; *f; f++) {
-			snprintf(path, sizeof(path), "%s/initdata/%s", dir, *f);
-			if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0400)
-				shared->files++;
-		}
-		_exit(0);
+	assert_non_null(top);
+	memset(o, 0, sizeof(*o));
+	memset(&fake, 0, sizeof(fake));
+	snprintf(dir, sizeof(dir), "%s/r", top);
+	util_strlcpy(fake.dir, dir, sizeof(fake.dir));
+	snprintf(path, sizeof(path), "%s/run", top);
+	assert_int_equal(mkdir(dir, 0755), 0);
+	assert_int_equal(mkdir(path, 0755), 0);
+	assert_int_equal(mkdir(strcat(path, "/cocoinit"), 0755), 0);
+	rootfd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	assert_true(rootfd >= 0);
+	cmdline_defaults(&cfg);
+	o->r = rehearsal_run(rootfd, dir, &cfg, in, o->err, sizeof(o->err));
+	close(rootfd);
+	o->tmpfs_mounts = fake.tmpfs_mounts;
+	assert_int_equal(fake.other_mounts, 0);
+	snprintf(path, sizeof(path), "%s/run/cocoinit/state.json", top);
+	read_small(path, o->state, sizeof(o->state));
+	snprintf(cmd, sizeof(cmd), "sha384sum %s/initdata/initdata.toml 2>/dev/null", dir);
+	p = popen(cmd, "r");
+	if (p) {
+		if (!fgets(o->digest_file, sizeof(o->digest_file), p))
+			o->digest_file[0] = '\0';
+		pclose(p);
 	}
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
-	*o = *shared;
-	munmap(shared, sizeof(*shared));
+	snprintf(path, sizeof(path), "%s/dev/disk/by-id/virtio-rehearsal", dir);
+	ssize_t n = readlink(path, o->link, sizeof(o->link) - 1);
+	o->link[n > 0 ? n : 0] = '\0';
+	snprintf(path, sizeof(path), "%s/initdata/aa.toml", dir);
+	read_small(path, o->aa_head, sizeof(o->aa_head));
+	for (const char *const *f = (const char *const[]){ "aa.toml", "cdh.toml", "policy.rego", NULL }; *f; f++) {
+		snprintf(path, sizeof(path), "%s/initdata/%s", dir, *f);
+		if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && (st.st_mode & 07777) == 0400)
+			o->files++;
+	}
+	tree_remove(top);
 }
 
 static void test_builtin_passes(void **state)
@@ -121,6 +140,8 @@ static void test_builtin_passes(void **state)
 	assert_non_null(strstr(o.state, want));
 	assert_non_null(strstr(o.state, "\"format\":\"kata-raw\""));
 	assert_int_equal(o.files, 3);
+	/* consume asked for its tmpfs on <dir>/initdata, once */
+	assert_int_equal(o.tmpfs_mounts, 1);
 	assert_string_equal(o.aa_head, "[token_configs]\n[token_configs.");
 	/* the link discovery makes: below dir, to ../../vda */
 	assert_non_null(strstr(o.link, "vda"));
