@@ -94,6 +94,27 @@ static int discover_open_sysfs(int rootfd)
 	return fd < 0 ? -errno : fd;
 }
 
+/* A listing of the open sys/class/block from its start, on an fd of its
+ * own (sysfd stays open for the lookups); NULL with errno set. */
+static DIR *discover_list_sysfs(int sysfd)
+{
+	int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
+	DIR *d;
+
+	if (dfd < 0)
+		return NULL;
+	d = fdopendir(dfd);
+	if (!d) {
+		int e = errno;
+		close(dfd);
+		errno = e;
+		return NULL;
+	}
+	/* readdir() of a directory fd starts where the last one stopped. */
+	rewinddir(d);
+	return d;
+}
+
 static int discover_is_partition(int sysfd, const char *name)
 {
 	char path[DISCOVER_NAME_MAX + 16];
@@ -479,7 +500,6 @@ static int discover_step_id(int rootfd, const struct discover_opts *opts, struct
 static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, struct discover_result *result)
 {
 	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
-	_cleanup_close_ int dfd = -1;
 	struct discover_tally t = { .n = 0 };
 	struct dirent *de;
 	DIR *d;
@@ -492,13 +512,9 @@ static int discover_step_sysfs(int rootfd, const struct discover_opts *opts, str
 			discover_tally_check(sysfd, opts->seen->e[i].name, opts, DISCOVER_SYSFS, result, &t);
 		return discover_tally_end(&t, DISCOVER_SYSFS, result);
 	}
-	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
+	d = discover_list_sysfs(sysfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] != '.')
 			discover_tally_check(sysfd, de->d_name, opts, DISCOVER_SYSFS, result, &t);
@@ -603,19 +619,12 @@ static int discover_set_check(int sysfd, struct discover_set *set, const char *n
 
 static int discover_set_scan_at(int sysfd, struct discover_set *set, enum discover_method m)
 {
-	_cleanup_close_ int dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
 	char ename[LOG_ESCAPED_SIZE(DISCOVER_NAME_MAX)];
 	struct dirent *de;
-	DIR *d;
+	DIR *d = discover_list_sysfs(sysfd);
 
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
-	/* readdir() of a directory fd starts where the last one stopped. */
-	rewinddir(d);
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.')
 			continue;
@@ -838,6 +847,23 @@ static int discover_step_magic(int rootfd, const struct discover_opts *opts, str
 	return 0;
 }
 
+/* Reads name's serial into a new entry of seen: 0, -ENOSPC when seen is
+ * full, or serial_read()'s error (nothing added). */
+static int discover_seen_add(int sysfd, struct discover_seen *seen, const char *name)
+{
+	size_t k = seen->n;
+	int r;
+
+	if (k >= DISCOVER_SEEN_MAX)
+		return -ENOSPC;
+	r = serial_read(sysfd, name, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind);
+	if (r < 0)
+		return r;
+	util_strlcpy(seen->e[k].name, name, DISCOVER_NAME_MAX);
+	seen->n++;
+	return 0;
+}
+
 int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
 {
 	_cleanup_close_ int sysfd = -1;
@@ -878,18 +904,11 @@ int discover_prefetch(int rootfd, int fd, struct discover_seen *seen)
 		}
 		if (i >= 0 || !uevent_is_new_disk(&ev))
 			continue;
-		if (seen->n >= DISCOVER_SEEN_MAX) {
+		/* No room, not there yet (kernels before 4.20) or unreadable: the scan asks again. */
+		if (discover_seen_add(sysfd, seen, ev.devname) < 0) {
 			seen->complete = false;
 			continue;
 		}
-		size_t k = seen->n;
-		/* Not there yet (kernels before 4.20) or unreadable: the scan asks again. */
-		if (serial_read(sysfd, ev.devname, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind) < 0) {
-			seen->complete = false;
-			continue;
-		}
-		util_strlcpy(seen->e[k].name, ev.devname, DISCOVER_NAME_MAX);
-		seen->n++;
 		n++;
 	}
 	/* The bound reached: what is still queued is not in the set. */
@@ -909,7 +928,6 @@ static bool discover_has_device(int sysfd, const char *name)
 int discover_seen_scan(int rootfd, struct discover_seen *seen)
 {
 	_cleanup_close_ int sysfd = discover_open_sysfs(rootfd);
-	_cleanup_close_ int dfd = -1;
 	bool complete = true;
 	struct dirent *de;
 	DIR *d;
@@ -919,33 +937,24 @@ int discover_seen_scan(int rootfd, struct discover_seen *seen)
 	seen->complete = false;
 	if (sysfd < 0)
 		return sysfd;
-	dfd = fcntl(sysfd, F_DUPFD_CLOEXEC, 3);
-	if (dfd < 0)
-		return -errno;
-	d = fdopendir(dfd);
+	d = discover_list_sysfs(sysfd);
 	if (!d)
 		return -errno;
-	dfd = -1;
 	while ((de = readdir(d))) {
 		if (de->d_name[0] == '.' || !discover_name_valid(de->d_name) || discover_seen_find(seen, de->d_name) >= 0)
 			continue;
-		if (seen->n >= DISCOVER_SEEN_MAX) {
+		int r = discover_seen_add(sysfd, seen, de->d_name);
+		if (r == -ENOSPC) {
 			complete = false;
 			break;
 		}
-		size_t k = seen->n;
-		int r = serial_read(sysfd, de->d_name, seen->e[k].serial, &seen->e[k].len, &seen->e[k].kind);
 		/* A partition, or a disk with no device behind it (loop, ram, dm):
 		 * no serial of its own, never a match. A device's disk without one
 		 * may be an older kernel's, whose attribute comes later. */
 		if (r == -ENOENT && (discover_is_partition(sysfd, de->d_name) || !discover_has_device(sysfd, de->d_name)))
 			continue;
-		if (r < 0) {
+		if (r < 0)
 			complete = false;
-			continue;
-		}
-		util_strlcpy(seen->e[k].name, de->d_name, DISCOVER_NAME_MAX);
-		seen->n++;
 	}
 	closedir(d);
 	seen->complete = complete;
