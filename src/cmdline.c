@@ -212,6 +212,24 @@ static int cmdline_enum(const struct arg *a, const char *key, const char *const 
 	return cmdline_fail(err, errsz, key, a->val, a->vallen, "is not one of %s", list);
 }
 
+/* A boolean key: bare means on, as for the kernel's own bool parameters;
+ * else 0 or 1. */
+static int cmdline_bool(const struct arg *a, const char *key, bool *out, char *err, size_t errsz)
+{
+	static const char *const words[] = { "0", "1" };
+	int r;
+
+	if (!a->has_val) {
+		*out = true;
+		return 0;
+	}
+	r = cmdline_enum(a, key, words, ARRAY_SIZE(words), err, errsz);
+	if (r < 0)
+		return r;
+	*out = r == 1;
+	return 0;
+}
+
 /* An absolute path without a ".." component; "/" alone only when allow_root. */
 static bool cmdline_path_ok(const char *p, size_t n, bool allow_root)
 {
@@ -538,7 +556,6 @@ static const char *const bind_words[] = { "auto", "required", "off" };
 static const char *const on_error_words[] = { "poweroff", "reboot", "shell", "continue" };
 static const char *const agent_mode_words[] = { "exec", "supervise" };
 static const char *const scan_words[] = { "off", "magic" };
-static const char *const bool_words[] = { "0", "1" };
 static const char *const log_words[] = { "error", "warn", "info", "debug" };
 static const int log_levels[] = { LOG_LVL_ERR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
 
@@ -624,15 +641,7 @@ static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx
 	} else if (cmdline_key_is(a, "cocoinit.vsock_listen")) {
 		return cmdline_set_listen(c, a, err, errsz);
 	} else if (cmdline_key_is(a, "cocoinit.passfd")) {
-		const char *key = "cocoinit.passfd";
-		/* A bare boolean key means "on", as for the kernel's own bool parameters. */
-		if (!a->has_val) {
-			c->passfd = true;
-			return 0;
-		}
-		if ((r = ENUM(bool_words)) < 0)
-			return r;
-		c->passfd = r == 1;
+		return cmdline_bool(a, "cocoinit.passfd", &c->passfd, err, errsz);
 	} else if (cmdline_key_is(a, "printk.devkmsg")) {
 		/* The kernel's own key: "on" lifts its rate limit on /dev/kmsg, so no line budget is needed. */
 		c->kmsg_unlimited = a->vallen == 2 && memcmp(a->val, "on", 2) == 0;
@@ -677,23 +686,9 @@ static int cmdline_apply(struct config *c, const struct arg *a, struct parse_ctx
 			return r;
 		c->agent_nofile = x;
 	} else if (cmdline_key_is(a, "cocoinit.modules_lockdown")) {
-		const char *key = "cocoinit.modules_lockdown";
-		if (!a->has_val) {
-			c->modules_lockdown = true;
-			return 0;
-		}
-		if ((r = ENUM(bool_words)) < 0)
-			return r;
-		c->modules_lockdown = r == 1;
+		return cmdline_bool(a, "cocoinit.modules_lockdown", &c->modules_lockdown, err, errsz);
 	} else if (cmdline_key_is(a, "cocoinit.rehearse")) {
-		const char *key = "cocoinit.rehearse";
-		if (!a->has_val) {
-			c->rehearse = true;
-			return 0;
-		}
-		if ((r = ENUM(bool_words)) < 0)
-			return r;
-		c->rehearse = r == 1;
+		return cmdline_bool(a, "cocoinit.rehearse", &c->rehearse, err, errsz);
 	} else if (cmdline_key_is(a, "cocoinit.extension_timeout_ms")) {
 		if ((r = cmdline_number(a, "cocoinit.extension_timeout_ms", 0, TIMEOUT_MS_MAX, &x, err, errsz)) < 0)
 			return r;
