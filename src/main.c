@@ -382,13 +382,13 @@ static void boot_rehearsal_end(void)
 	 * nanosecond, not the tick), taken from the modules' child while both ran. */
 	uint64_t cpu = (uint64_t)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000 + (uint64_t)ru.ru_utime.tv_usec +
 		       (uint64_t)ru.ru_stime.tv_usec;
-	timing_step("rehearsal.cpu", timing_now_us() - cpu);
+	timing_add("rehearsal.cpu", cpu);
 	if (got != (ssize_t)sizeof(job)) {
 		log_debug("rehearsal: ended without an answer");
 		return;
 	}
 	job.err[sizeof(job.err) - 1] = '\0';
-	timing_step("rehearsal", timing_now_us() - job.us);
+	timing_add("rehearsal", job.us);
 	/* A device its module has not brought yet, or an error: asked again at the bind. */
 	if (job.tee_r == 0) {
 		tee_early = job.launch;

@@ -32,10 +32,8 @@ int timing_poll_ms(uint64_t deadline_us)
 	return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
 }
 
-uint64_t timing_step(const char *name, uint64_t start_us)
+void timing_add(const char *name, uint64_t us)
 {
-	uint64_t now = timing_now_us();
-	uint64_t us = now > start_us ? now - start_us : 0;
 	size_t i;
 
 	for (i = 0; i < timing_n; i++)
@@ -44,11 +42,18 @@ uint64_t timing_step(const char *name, uint64_t start_us)
 	if (i == timing_n) {
 		if (timing_n == TIMING_STEPS_MAX) {
 			timing_dropped++;
-			return now;
+			return;
 		}
 		timing_table[timing_n++] = (struct timing_step){ .name = name };
 	}
 	timing_table[i].us += us;
+}
+
+uint64_t timing_step(const char *name, uint64_t start_us)
+{
+	uint64_t now = timing_now_us();
+
+	timing_add(name, now > start_us ? now - start_us : 0);
 	return now;
 }
 

@@ -22,6 +22,9 @@ int timing_poll_ms(uint64_t deadline_us);
 /* Adds the time from start_us to now to the sub-step `name` (a string
  * literal; a name met again adds up) and returns now, the next step's start. */
 uint64_t timing_step(const char *name, uint64_t start_us);
+/* Adds us to the sub-step `name` (a string literal): a time measured
+ * elsewhere, another process's. */
+void timing_add(const char *name, uint64_t us);
 /* The sub-steps recorded so far, in the order first met; the number dropped. */
 size_t timing_steps(const struct timing_step **ret, unsigned *ret_dropped);
 void timing_steps_reset(void);
