@@ -603,8 +603,8 @@ static void boot_discover(int rootfd, struct discover_result *res)
 	if (cfg.n_extensions == 0) {
 		/* A disk announced since the modules loaded (a driver probing in the
 		 * background): in the set before the scan takes it as complete. */
-		if (dseen.complete && opts.uevent_fd >= 0 && boot_prefetch(rootfd) < 0)
-			dseen.complete = false;
+		if (dseen.complete && opts.uevent_fd >= 0)
+			(void)boot_prefetch(rootfd); /* it clears complete on any doubt */
 		r = discover_run(rootfd, &opts, res);
 		timing_step("discover.run", ts);
 		discover_waiter_close(&opts);

@@ -112,19 +112,20 @@ int rehearsal_run(int state_rootfd, const char *dir, const struct config *cfg, c
 	r = initdata_doc_parse((const char *)toml, cres.toml_size, &doc, err, errsz);
 	if (r < 0)
 		return r == -ENOMEM ? r : -EBADMSG;
+	/* the document's own digest, as the bind would take it; then the other
+	 * two algorithms, digested here */
+	const char *wants[] = { [DIGEST_SHA256] = in->sha256, [DIGEST_SHA384] = in->sha384,
+				[DIGEST_SHA512] = in->sha512 };
 	initdata_doc_digest_str(&doc, digest, sizeof(digest));
-	const char *want = doc.alg == DIGEST_SHA256 ? in->sha256 : doc.alg == DIGEST_SHA384 ? in->sha384 : in->sha512;
-	if (strncmp(digest, digest_alg_name(doc.alg), 6) != 0 || strcmp(digest + 7, want) != 0) {
+	if (strcmp(digest + strlen(digest_alg_name(doc.alg)) + 1, wants[doc.alg]) != 0) {
 		util_seterr(err, errsz, "the document's digest is %s, not %s:%s", digest, digest_alg_name(doc.alg),
-			    want);
+			    wants[doc.alg]);
 		r = -EBADMSG;
 		goto out;
 	}
-	r = rehearsal_digest(DIGEST_SHA256, toml, cres.toml_size, in->sha256, err, errsz);
-	if (r == 0)
-		r = rehearsal_digest(DIGEST_SHA384, toml, cres.toml_size, in->sha384, err, errsz);
-	if (r == 0)
-		r = rehearsal_digest(DIGEST_SHA512, toml, cres.toml_size, in->sha512, err, errsz);
+	for (enum digest_alg a = DIGEST_SHA256; a <= DIGEST_SHA512 && r == 0; a++)
+		if (a != doc.alg)
+			r = rehearsal_digest(a, toml, cres.toml_size, wants[a], err, errsz);
 	if (r < 0)
 		goto out;
 	idirfd = open(idir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
